@@ -1,0 +1,1 @@
+"""The command line: argument parsing, routing to services, presentation. No domain logic."""

@@ -1,0 +1,225 @@
+"""Commands over the workspace tree: init, scan, status, workspace validate."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from merkle.cli.output import CliState, print_json, render_warnings, reporting, state_of
+from merkle.cli.progress import ScanProgressBar
+from merkle.errors import ValidationFailed
+from merkle.store import ScanCounts, ScanRecord
+from merkle.workspace.init import init_workspace
+from merkle.workspace.scan import ScanResult, scan_workspace
+from merkle.workspace.status import StatusReport, workspace_status
+from merkle.workspace.validate import ValidationReport, validate_workspace
+
+JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+
+workspace_app = typer.Typer(help="Check and maintain the workspace store.", no_args_is_help=True)
+
+
+def _timestamp(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def _counts_payload(counts: ScanCounts) -> dict[str, int]:
+    return {
+        "files": counts.files,
+        "directories": counts.directories,
+        "bytes": counts.bytes,
+        "hashed": counts.hashed,
+        "reused": counts.reused,
+        "ignored": counts.ignored,
+        "warnings": counts.warnings,
+    }
+
+
+def _scan_payload(scan: ScanRecord) -> dict[str, Any]:
+    return {
+        "scan_id": scan.scan_id,
+        "root_node_id": scan.root_node_id,
+        "started_at": _timestamp(scan.started_at_ns),
+        "finished_at": _timestamp(scan.finished_at_ns),
+        "duration_s": round(scan.duration_s, 3),
+        "counts": _counts_payload(scan.counts),
+    }
+
+
+def init(
+    ctx: typer.Context,
+    directory: Path | None = typer.Argument(
+        None, help="Directory to make a workspace (default: --workspace, else the current one)."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Make a directory a merkle workspace: `.merkle/` with its config and database."""
+    state = state_of(ctx)
+    with reporting(state, json_output=json_output):
+        target = directory or state.workspace or Path.cwd()
+        result = init_workspace(target)
+    root = result.workspace.root
+    if json_output:
+        print_json(
+            {
+                "workspace": str(root),
+                "created": result.created,
+                "config": str(result.workspace.config_path),
+                "database": str(result.workspace.database_path),
+                "gitignore_updated": result.gitignore_updated,
+            }
+        )
+        return
+    if result.created:
+        state.out.print(f"Initialised a merkle workspace in {escape(str(root))}")
+    else:
+        state.out.print(f"{escape(str(root))} is already a merkle workspace; nothing to do")
+    if result.gitignore_updated:
+        state.info("Added /.merkle/ to .gitignore")
+    if result.created:
+        state.info("Next: run `merkle scan` to build the tree.")
+
+
+def _print_scan(state: CliState, result: ScanResult) -> None:
+    scan, counts = result.scan, result.scan.counts
+    rows = [
+        ("files", f"{counts.files:,}"),
+        ("directories", f"{counts.directories:,}"),
+        ("bytes", f"{counts.bytes:,}"),
+        ("hashed", f"{counts.hashed:,}"),
+        ("reused", f"{counts.reused:,}"),
+        ("ignored", f"{counts.ignored:,}"),
+        ("warnings", f"{counts.warnings:,}"),
+        ("root", scan.root_node_id),
+        ("time", f"{scan.duration_s:.3f} s"),
+    ]
+    for label, value in rows:
+        state.out.print(f"[dim]{label:<12}[/] {value}")
+    if not result.changed:
+        state.info("The tree is unchanged since the last scan.")
+
+
+def scan(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
+    """Walk the workspace, hash what changed, and store its Merkle tree."""
+    state = state_of(ctx)
+    with reporting(state, json_output=json_output):
+        workspace = state.locate()
+        if state.show_progress and not json_output:
+            with ScanProgressBar(state.err) as bar:
+                result = scan_workspace(workspace, progress=bar)
+        else:
+            result = scan_workspace(workspace)
+    warnings = [(w.path, w.message) for w in result.warnings]
+    if json_output:
+        payload = {"workspace": str(workspace.root), **_scan_payload(result.scan)}
+        payload["changed"] = result.changed
+        payload["warnings"] = [{"path": p, "message": m} for p, m in warnings]
+        print_json(payload)
+        return
+    render_warnings(state, warnings)
+    _print_scan(state, result)
+
+
+def _status_payload(report: StatusReport) -> dict[str, Any]:
+    changes = report.changes
+    return {
+        "workspace": str(report.workspace.root),
+        "root_node_id": report.last_scan.root_node_id if report.last_scan else None,
+        "last_scan": _scan_payload(report.last_scan) if report.last_scan else None,
+        "node_records": report.node_records,
+        "changed": changes.changed if changes else None,
+        "changes": None
+        if changes is None
+        else {
+            "added": list(changes.added),
+            "modified": list(changes.modified),
+            "removed": list(changes.removed),
+        },
+    }
+
+
+def _print_changes(state: CliState, report: StatusReport) -> None:
+    changes = report.changes
+    if changes is None or not changes.changed:
+        state.out.print("disk         unchanged since the last scan")
+        return
+    state.out.print(
+        f"disk         [yellow]changed since the last scan[/]: {len(changes.added)} added,"
+        f" {len(changes.modified)} modified, {len(changes.removed)} removed"
+    )
+    rows = [("added", p) for p in changes.added]
+    rows += [("modified", p) for p in changes.modified]
+    rows += [("removed", p) for p in changes.removed]
+    shown = rows if state.verbose else rows[:20]
+    for kind, path in shown:
+        state.out.print(f"  {kind:9} {escape(path)}")
+    if len(shown) < len(rows):
+        state.out.print(f"  ... and {len(rows) - len(shown)} more (--verbose lists all)")
+    state.info("Run `merkle scan` to bring the tree up to date.")
+
+
+def status(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
+    """Show the workspace, its last scan, and whether the disk changed since."""
+    state = state_of(ctx)
+    with reporting(state, json_output=json_output):
+        report = workspace_status(state.locate())
+    if json_output:
+        print_json(_status_payload(report))
+        return
+    state.out.print(f"workspace    {escape(str(report.workspace.root))}")
+    last = report.last_scan
+    if last is None:
+        state.out.print("last scan    never")
+        state.info("Run `merkle scan` to build the tree.")
+        return
+    age_s = max(0.0, time.time() - last.finished_at_ns / 1e9)
+    state.out.print(f"root         {last.root_node_id}")
+    state.out.print(f"last scan    {_timestamp(last.finished_at_ns)} ({age_s:,.0f} s ago)")
+    counts = last.counts
+    state.out.print(
+        f"tree         {counts.files:,} files, {counts.directories:,} directories,"
+        f" {counts.bytes:,} bytes"
+    )
+    state.out.print(f"records      {report.node_records:,} node records stored")
+    _print_changes(state, report)
+
+
+def _validation_payload(report: ValidationReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "records_checked": report.records_checked,
+        "tree_entries_checked": report.tree_entries_checked,
+        "problems": [
+            {"kind": p.kind, "subject": p.subject, "message": p.message} for p in report.problems
+        ],
+    }
+
+
+@workspace_app.command("validate")
+def validate(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
+    """Re-derive every stored id and check that the tree links up; exit 1 on any problem."""
+    state = state_of(ctx)
+    with reporting(state, json_output=json_output):
+        report = validate_workspace(state.locate())
+    if json_output:
+        print_json(_validation_payload(report))
+    elif report.ok:
+        state.out.print(
+            f"ok: {report.records_checked:,} node records and"
+            f" {report.tree_entries_checked:,} tree entries check out"
+        )
+    else:
+        for problem in report.problems:
+            state.out.print(f"[red]{problem.kind}[/] {escape(problem.message)}")
+    if not report.ok:
+        with reporting(state, json_output=False):
+            raise ValidationFailed(
+                f"{len(report.problems)} problem(s) in the store",
+                hint="run `merkle scan` to rebuild the current tree; records that do not"
+                " re-derive point to a damaged database",
+            )

@@ -1,0 +1,34 @@
+"""The commented configuration `merkle init` writes into a new workspace."""
+
+DEFAULT_CONFIG_TOML = """\
+# merkle workspace configuration.
+#
+# Every value below is commented out: the built-in defaults apply until you
+# uncomment and change one. Later sources win: this file, then the user file
+# under $XDG_CONFIG_HOME/merkle/config.toml, then MERKLE_* environment
+# variables, then command-line flags.
+
+[defaults]
+# agent = "docs-writer"
+# provider = "local"          # a name from [providers.*] or a built-in
+# frame_type = "context"
+
+# A provider for any OpenAI-compatible server (OpenAI, Ollama, vLLM, LM Studio,
+# OpenRouter). The key is read from the environment variable named here; it is
+# never written to this file.
+#
+# [providers.openai-main]
+# type = "openai"             # openai | anthropic | local
+# base_url = "http://127.0.0.1:11434/v1"
+# model = "gpt-4o-mini"
+# api_key_env = "OPENAI_API_KEY"
+# timeout_s = 60
+# max_tokens = 1024
+
+# [generation]
+# max_attempts = 4
+# file_budget_bytes = 65536
+
+# Files and directories to leave out of the tree, beyond .gitignore and the
+# built-in rules, go into a .merkleignore file (gitignore syntax).
+"""

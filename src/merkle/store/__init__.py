@@ -1,0 +1,25 @@
+"""The database: schema, migrations and the stores over it.
+
+SQLite is the embedded default. The SQL is kept portable so that another
+backend can follow; only this package speaks SQL.
+"""
+
+from merkle.store.database import Database
+from merkle.store.nodes import NodeRecordStore
+from merkle.store.records import (
+    NodeRecord,
+    NodeType,
+    ScanCounts,
+    ScanRecord,
+    TreeEntry,
+)
+
+__all__ = [
+    "Database",
+    "NodeRecord",
+    "NodeRecordStore",
+    "NodeType",
+    "ScanCounts",
+    "ScanRecord",
+    "TreeEntry",
+]

@@ -1,0 +1,76 @@
+"""Numbered schema migrations, applied in order and recorded in `schema_migrations`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Migration:
+    """One step of the schema: its number, a name and the statements it runs."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        name="workspace tree",
+        statements=(
+            # Content-addressed node records: never updated once written.
+            """
+            CREATE TABLE nodes (
+                node_id TEXT PRIMARY KEY,
+                path TEXT NOT NULL,
+                node_type TEXT NOT NULL CHECK (node_type IN ('file', 'directory')),
+                size_bytes INTEGER NOT NULL,
+                content_hash TEXT,
+                CHECK ((node_type = 'file') = (content_hash IS NOT NULL))
+            )
+            """,
+            "CREATE INDEX nodes_by_path ON nodes (path)",
+            # A directory's children, by name. No foreign key on child_id, so
+            # that validation, not an insert error, is what reports a record
+            # whose child is missing.
+            """
+            CREATE TABLE node_children (
+                parent_id TEXT NOT NULL REFERENCES nodes (node_id),
+                name TEXT NOT NULL,
+                child_id TEXT NOT NULL,
+                PRIMARY KEY (parent_id, name)
+            )
+            """,
+            # The current tree by path, with the stat cache of each file.
+            """
+            CREATE TABLE tree_entries (
+                path TEXT PRIMARY KEY,
+                node_id TEXT NOT NULL,
+                parent_path TEXT,
+                mtime_ns INTEGER NOT NULL,
+                inode INTEGER NOT NULL,
+                checked_at_ns INTEGER NOT NULL
+            )
+            """,
+            "CREATE INDEX tree_entries_by_parent ON tree_entries (parent_path)",
+            """
+            CREATE TABLE scans (
+                scan_id INTEGER PRIMARY KEY,
+                started_at_ns INTEGER NOT NULL,
+                finished_at_ns INTEGER NOT NULL,
+                root_node_id TEXT NOT NULL,
+                files INTEGER NOT NULL,
+                directories INTEGER NOT NULL,
+                bytes INTEGER NOT NULL,
+                hashed INTEGER NOT NULL,
+                reused INTEGER NOT NULL,
+                ignored INTEGER NOT NULL,
+                warnings INTEGER NOT NULL
+            )
+            """,
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version

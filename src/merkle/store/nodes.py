@@ -1,0 +1,210 @@
+"""NodeRecordStore: the content-addressed node records, the current tree and the scans."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import astuple
+from typing import Any
+
+from merkle.store.database import Database
+from merkle.store.records import NodeRecord, NodeType, ScanCounts, ScanRecord, TreeEntry
+
+_TREE_SELECT = (
+    "SELECT t.path, t.node_id, n.node_type, t.parent_path, n.size_bytes, t.mtime_ns,"
+    " t.inode, n.content_hash, t.checked_at_ns"
+    " FROM tree_entries t JOIN nodes n ON n.node_id = t.node_id"
+)
+_SCAN_SELECT = (
+    "SELECT scan_id, started_at_ns, finished_at_ns, root_node_id, files, directories,"
+    " bytes, hashed, reused, ignored, warnings FROM scans"
+)
+
+
+def _tree_entry_from_row(row: tuple[Any, ...]) -> TreeEntry:
+    path, node_id, node_type, parent_path, size, mtime_ns, inode, content_hash, checked = row
+    return TreeEntry(
+        path=str(path),
+        node_id=str(node_id),
+        node_type=NodeType(node_type),
+        parent_path=None if parent_path is None else str(parent_path),
+        size_bytes=int(size),
+        mtime_ns=int(mtime_ns),
+        inode=int(inode),
+        content_hash=None if content_hash is None else str(content_hash),
+        checked_at_ns=int(checked),
+    )
+
+
+def _scan_from_row(row: tuple[int, int, int, str, int, int, int, int, int, int, int]) -> ScanRecord:
+    scan_id, started, finished, root, files, directories, size, hashed, reused, ignored, warned = (
+        row
+    )
+    counts = ScanCounts(
+        files=files,
+        directories=directories,
+        bytes=size,
+        hashed=hashed,
+        reused=reused,
+        ignored=ignored,
+        warnings=warned,
+    )
+    return ScanRecord(
+        scan_id=scan_id,
+        started_at_ns=started,
+        finished_at_ns=finished,
+        root_node_id=root,
+        counts=counts,
+    )
+
+
+class NodeRecordStore:
+    """Reads and writes node records, the current tree and the scan log."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    # -- the current tree ------------------------------------------------------
+
+    def load_tree(self) -> dict[str, TreeEntry]:
+        """Every entry of the current tree by path (the stat cache of a rescan)."""
+        rows = self._db.connection.execute(_TREE_SELECT)
+        return {entry.path: entry for entry in map(_tree_entry_from_row, rows)}
+
+    def entry(self, path: str) -> TreeEntry | None:
+        """The current tree's entry at `path`, if there is one."""
+        row = self._db.connection.execute(_TREE_SELECT + " WHERE t.path = ?", (path,)).fetchone()
+        return None if row is None else _tree_entry_from_row(row)
+
+    def tree_paths(self) -> dict[str, str]:
+        """Every path of the current tree with its node id, whether or not the record exists."""
+        rows = self._db.connection.execute("SELECT path, node_id FROM tree_entries")
+        return {str(path): str(node_id) for path, node_id in rows}
+
+    # -- node records ------------------------------------------------------------
+
+    def get(self, node_id: str) -> NodeRecord | None:
+        """The node record with this id, with its children, if stored."""
+        conn = self._db.connection
+        row = conn.execute(
+            "SELECT node_id, path, node_type, size_bytes, content_hash FROM nodes"
+            " WHERE node_id = ?",
+            (node_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        children = conn.execute(
+            "SELECT name, child_id FROM node_children WHERE parent_id = ? ORDER BY name",
+            (node_id,),
+        ).fetchall()
+        return self._record(row, tuple(children))
+
+    def iter_records(self) -> Iterator[NodeRecord]:
+        """Every stored node record, with its children."""
+        conn = self._db.connection
+        children: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)
+        for parent_id, name, child_id in conn.execute(
+            "SELECT parent_id, name, child_id FROM node_children ORDER BY parent_id, name"
+        ):
+            children[parent_id].append((name, child_id))
+        rows = conn.execute("SELECT node_id, path, node_type, size_bytes, content_hash FROM nodes")
+        for row in rows:
+            yield self._record(row, tuple(children.get(row[0], ())))
+
+    def count_records(self) -> int:
+        """How many node records are stored."""
+        return int(self._db.connection.execute("SELECT COUNT(*) FROM nodes").fetchone()[0])
+
+    @staticmethod
+    def _record(
+        row: tuple[str, str, str, int, str | None], children: tuple[tuple[str, str], ...]
+    ) -> NodeRecord:
+        node_id, path, node_type, size, content_hash = row
+        return NodeRecord(
+            node_id=node_id,
+            path=path,
+            node_type=NodeType(node_type),
+            size_bytes=size,
+            content_hash=content_hash,
+            children=children,
+        )
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's own consistency check finds wrong with the database file."""
+        rows = self._db.connection.execute("PRAGMA quick_check").fetchall()
+        return [str(row[0]) for row in rows if row[0] != "ok"]
+
+    # -- scans -----------------------------------------------------------------------
+
+    def last_scan(self) -> ScanRecord | None:
+        """The newest finished scan, if any."""
+        row = self._db.connection.execute(
+            _SCAN_SELECT + " ORDER BY scan_id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else _scan_from_row(row)
+
+    def write_scan(
+        self,
+        *,
+        records: Iterable[NodeRecord],
+        upserts: Sequence[TreeEntry],
+        removed: Sequence[str],
+        started_at_ns: int,
+        finished_at_ns: int,
+        root_node_id: str,
+        counts: ScanCounts,
+    ) -> ScanRecord:
+        """Store a scan in one transaction: new records, the tree's changes and the scan row.
+
+        Records already stored are left as they are (they are content-addressed).
+        """
+        with self._db.transaction() as conn:
+            for record in records:
+                self._insert_record(conn, record)
+            conn.executemany("DELETE FROM tree_entries WHERE path = ?", ((p,) for p in removed))
+            conn.executemany(
+                "INSERT INTO tree_entries (path, node_id, parent_path, mtime_ns, inode,"
+                " checked_at_ns) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET"
+                " node_id = excluded.node_id, parent_path = excluded.parent_path,"
+                " mtime_ns = excluded.mtime_ns, inode = excluded.inode,"
+                " checked_at_ns = excluded.checked_at_ns",
+                (
+                    (e.path, e.node_id, e.parent_path, e.mtime_ns, e.inode, e.checked_at_ns)
+                    for e in upserts
+                ),
+            )
+            cursor = conn.execute(
+                "INSERT INTO scans (started_at_ns, finished_at_ns, root_node_id, files,"
+                " directories, bytes, hashed, reused, ignored, warnings)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (started_at_ns, finished_at_ns, root_node_id, *astuple(counts)),
+            )
+            scan_id = cursor.lastrowid
+        assert scan_id is not None
+        return ScanRecord(
+            scan_id=scan_id,
+            started_at_ns=started_at_ns,
+            finished_at_ns=finished_at_ns,
+            root_node_id=root_node_id,
+            counts=counts,
+        )
+
+    @staticmethod
+    def _insert_record(conn: sqlite3.Connection, record: NodeRecord) -> None:
+        cursor = conn.execute(
+            "INSERT INTO nodes (node_id, path, node_type, size_bytes, content_hash)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (node_id) DO NOTHING",
+            (
+                record.node_id,
+                record.path,
+                record.node_type.value,
+                record.size_bytes,
+                record.content_hash,
+            ),
+        )
+        if cursor.rowcount and record.children:
+            conn.executemany(
+                "INSERT INTO node_children (parent_id, name, child_id) VALUES (?, ?, ?)",
+                ((record.node_id, name, child_id) for name, child_id in record.children),
+            )

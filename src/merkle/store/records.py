@@ -1,0 +1,84 @@
+"""The values the store persists for the workspace tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class NodeType(Enum):
+    """What a node of the tree stands for."""
+
+    FILE = "file"
+    DIRECTORY = "directory"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeRecord:
+    """One content-addressed node of the Merkle tree.
+
+    `node_id` derives from `node_type`, `path` and, for a file, `content_hash`,
+    for a directory, `children` (`(name, node_id)` sorted by name). A record is
+    never changed once written: an edit makes a new record with a new id.
+    """
+
+    node_id: str
+    path: str
+    node_type: NodeType
+    size_bytes: int
+    content_hash: str | None = None
+    children: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def child_ids(self) -> tuple[str, ...]:
+        """The children's node ids, in name order."""
+        return tuple(child_id for _, child_id in self.children)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TreeEntry:
+    """A path of the current tree, with the stat cache that spares a rescan hashing it.
+
+    `parent_path` is the path of the containing directory (None for the root).
+    `checked_at_ns` is when the content hash was last taken from the file: a stat
+    match proves nothing for a file modified that close to it (see the scan).
+    """
+
+    path: str
+    node_id: str
+    node_type: NodeType
+    parent_path: str | None
+    size_bytes: int
+    mtime_ns: int
+    inode: int
+    content_hash: str | None
+    checked_at_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanCounts:
+    """What a scan saw: tree totals and the work it did."""
+
+    files: int = 0
+    directories: int = 0
+    bytes: int = 0
+    hashed: int = 0
+    reused: int = 0
+    ignored: int = 0
+    warnings: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanRecord:
+    """One finished scan: when it ran, what it found, and the root it produced."""
+
+    scan_id: int
+    started_at_ns: int
+    finished_at_ns: int
+    root_node_id: str
+    counts: ScanCounts
+
+    @property
+    def duration_s(self) -> float:
+        """Wall time of the scan in seconds."""
+        return (self.finished_at_ns - self.started_at_ns) / 1e9

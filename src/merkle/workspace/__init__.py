@@ -1,0 +1,1 @@
+"""The workspace: init, scan, status, validate, and the ignore rules."""
