@@ -41,7 +41,11 @@ class Database:
                 hint="check that the file is a merkle database and that you may write to it",
             ) from error
         database = cls(connection, path)
-        database.migrate()
+        try:
+            database.migrate()
+        except BaseException:
+            connection.close()
+            raise
         return database
 
     def close(self) -> None:

@@ -42,15 +42,23 @@ MIGRATIONS: tuple[Migration, ...] = (
                 PRIMARY KEY (parent_id, name)
             )
             """,
-            # The current tree by path, with the stat cache of each file.
+            # The current tree by path, with the stat cache that spares a rescan
+            # reading unchanged files and listing unchanged directories. It repeats
+            # a few columns of `nodes` so that a rescan loads it in one scan.
             """
             CREATE TABLE tree_entries (
                 path TEXT PRIMARY KEY,
                 node_id TEXT NOT NULL,
+                node_type TEXT NOT NULL CHECK (node_type IN ('file', 'directory')),
                 parent_path TEXT,
+                size_bytes INTEGER NOT NULL,
                 mtime_ns INTEGER NOT NULL,
                 inode INTEGER NOT NULL,
-                checked_at_ns INTEGER NOT NULL
+                content_hash TEXT,
+                checked_at_ns INTEGER NOT NULL,
+                rules_signature TEXT NOT NULL DEFAULT '',
+                ignored_count INTEGER NOT NULL DEFAULT 0,
+                warning_count INTEGER NOT NULL DEFAULT 0
             )
             """,
             "CREATE INDEX tree_entries_by_parent ON tree_entries (parent_path)",

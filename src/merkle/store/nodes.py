@@ -11,11 +11,12 @@ from typing import Any
 from merkle.store.database import Database
 from merkle.store.records import NodeRecord, NodeType, ScanCounts, ScanRecord, TreeEntry
 
-_TREE_SELECT = (
-    "SELECT t.path, t.node_id, n.node_type, t.parent_path, n.size_bytes, t.mtime_ns,"
-    " t.inode, n.content_hash, t.checked_at_ns"
-    " FROM tree_entries t JOIN nodes n ON n.node_id = t.node_id"
+_TREE_COLUMNS = (
+    "path, node_id, node_type, parent_path, size_bytes, mtime_ns, inode, content_hash,"
+    " checked_at_ns, rules_signature, ignored_count, warning_count"
 )
+_TREE_SELECT = f"SELECT {_TREE_COLUMNS} FROM tree_entries"
+_NODE_TYPES = {node_type.value: node_type for node_type in NodeType}
 _SCAN_SELECT = (
     "SELECT scan_id, started_at_ns, finished_at_ns, root_node_id, files, directories,"
     " bytes, hashed, reused, ignored, warnings FROM scans"
@@ -23,18 +24,7 @@ _SCAN_SELECT = (
 
 
 def _tree_entry_from_row(row: tuple[Any, ...]) -> TreeEntry:
-    path, node_id, node_type, parent_path, size, mtime_ns, inode, content_hash, checked = row
-    return TreeEntry(
-        path=str(path),
-        node_id=str(node_id),
-        node_type=NodeType(node_type),
-        parent_path=None if parent_path is None else str(parent_path),
-        size_bytes=int(size),
-        mtime_ns=int(mtime_ns),
-        inode=int(inode),
-        content_hash=None if content_hash is None else str(content_hash),
-        checked_at_ns=int(checked),
-    )
+    return TreeEntry(row[0], row[1], _NODE_TYPES[row[2]], *row[3:])
 
 
 def _scan_from_row(row: tuple[int, int, int, str, int, int, int, int, int, int, int]) -> ScanRecord:
@@ -74,7 +64,7 @@ class NodeRecordStore:
 
     def entry(self, path: str) -> TreeEntry | None:
         """The current tree's entry at `path`, if there is one."""
-        row = self._db.connection.execute(_TREE_SELECT + " WHERE t.path = ?", (path,)).fetchone()
+        row = self._db.connection.execute(_TREE_SELECT + " WHERE path = ?", (path,)).fetchone()
         return None if row is None else _tree_entry_from_row(row)
 
     def tree_paths(self) -> dict[str, str]:
@@ -164,15 +154,9 @@ class NodeRecordStore:
                 self._insert_record(conn, record)
             conn.executemany("DELETE FROM tree_entries WHERE path = ?", ((p,) for p in removed))
             conn.executemany(
-                "INSERT INTO tree_entries (path, node_id, parent_path, mtime_ns, inode,"
-                " checked_at_ns) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET"
-                " node_id = excluded.node_id, parent_path = excluded.parent_path,"
-                " mtime_ns = excluded.mtime_ns, inode = excluded.inode,"
-                " checked_at_ns = excluded.checked_at_ns",
-                (
-                    (e.path, e.node_id, e.parent_path, e.mtime_ns, e.inode, e.checked_at_ns)
-                    for e in upserts
-                ),
+                f"INSERT OR REPLACE INTO tree_entries ({_TREE_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((*entry[:2], entry.node_type.value, *entry[3:]) for entry in upserts),
             )
             cursor = conn.execute(
                 "INSERT INTO scans (started_at_ns, finished_at_ns, root_node_id, files,"

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from merkle.store import Database, NodeRecord, NodeRecordStore, ScanCounts, ScanRecord, TreeEntry
-from merkle.tree.builder import BuiltTree, FileHash, build_tree
+from merkle.store import Database, NodeRecordStore, NodeType, ScanCounts, ScanRecord, TreeEntry
+from merkle.tree.builder import FileHash, build_tree
 from merkle.tree.hashing import CHUNK_BYTES, hash_file
-from merkle.tree.walker import WalkedDirectory, WalkedFile, WalkWarning, iter_files, walk
+from merkle.tree.paths import name_of
+from merkle.tree.walker import (
+    RACY_MARGIN_NS,
+    CachedListing,
+    WalkedDirectory,
+    WalkedFile,
+    WalkWarning,
+    iter_files,
+    walk,
+)
 from merkle.workspace.ignore import WorkspaceIgnore
 from merkle.workspace.layout import Workspace
-
-# A file modified this close before its hash was taken may change again within
-# the same timestamp tick without its stat changing (git's "racily clean"
-# entries): such a file is hashed again at the next scan. Two seconds covers the
-# coarsest common file systems.
-RACY_MARGIN_NS = 2_000_000_000
 
 
 class ScanProgress(Protocol):
@@ -55,6 +59,30 @@ def is_stat_clean(file: WalkedFile, cached: TreeEntry | None) -> bool:
     )
 
 
+def listings(tree: Mapping[str, TreeEntry]) -> dict[str, CachedListing]:
+    """The previous scan's directory listings, for the walk to skip unchanged directories."""
+    files: defaultdict[str, list[str]] = defaultdict(list)
+    directories: defaultdict[str, list[str]] = defaultdict(list)
+    for entry in tree.values():
+        if entry.parent_path is not None:
+            children = files if entry.node_type is NodeType.FILE else directories
+            children[entry.parent_path].append(name_of(entry.path))
+    return {
+        path: CachedListing(
+            mtime_ns=entry.mtime_ns,
+            inode=entry.inode,
+            checked_at_ns=entry.checked_at_ns,
+            rules_signature=entry.rules_signature,
+            files=tuple(sorted(files[path])),
+            directories=tuple(sorted(directories[path])),
+            ignored=entry.ignored_count,
+            warnings=entry.warning_count,
+        )
+        for path, entry in tree.items()
+        if entry.node_type is NodeType.DIRECTORY
+    }
+
+
 def _hash_changed(
     root: WalkedDirectory,
     cached: Mapping[str, TreeEntry],
@@ -87,23 +115,6 @@ def _hash_changed(
     return hashes, len(pending) - len(warnings), warnings
 
 
-def _changes(
-    built: BuiltTree, cached: Mapping[str, TreeEntry]
-) -> tuple[list[NodeRecord], list[TreeEntry], list[str]]:
-    """The records to insert, the tree entries to write and the paths to delete."""
-    records: list[NodeRecord] = []
-    upserts: list[TreeEntry] = []
-    for record, entry in zip(built.records, built.entries, strict=True):
-        previous = cached.get(entry.path)
-        if previous is None or previous.node_id != entry.node_id:
-            records.append(record)
-        if previous != entry:
-            upserts.append(entry)
-    present = {entry.path for entry in built.entries}
-    removed = [path for path in cached if path not in present]
-    return records, upserts, removed
-
-
 def scan_workspace(
     workspace: Workspace,
     *,
@@ -124,17 +135,18 @@ def scan_workspace(
         walked = walk(
             workspace.root,
             WorkspaceIgnore(),
+            cache=listings(cached),
+            now_ns=started_at_ns,
             on_progress=progress.walked if progress is not None else None,
         )
         hashes, hashed, read_warnings = _hash_changed(
             walked.root, cached, now_ns=started_at_ns, progress=progress
         )
         built = build_tree(walked.root, hashes, cached=cached)
-        records, upserts, removed = _changes(built, cached)
         warnings = (*walked.warnings, *read_warnings)
         counts = ScanCounts(
             files=built.files,
-            directories=built.directories,
+            directories=walked.directory_count,
             bytes=built.size_bytes,
             hashed=hashed,
             reused=built.files - hashed,
@@ -142,9 +154,9 @@ def scan_workspace(
             warnings=len(warnings),
         )
         scan = store.write_scan(
-            records=records,
-            upserts=upserts,
-            removed=removed,
+            records=built.records,
+            upserts=built.entries,
+            removed=[path for path in cached if path not in built.present],
             started_at_ns=started_at_ns,
             finished_at_ns=clock_ns(),
             root_node_id=built.root_id,
