@@ -1,4 +1,10 @@
-"""Presentation shared by every command: consoles, JSON, errors and their exit codes."""
+"""Presentation shared by every command: plain results, styled messages, JSON, exit codes.
+
+Results go to stdout as plain lines, so that they read the same in a pipe.
+Rich styles the messages on stderr (errors, warnings) and draws progress; it
+is imported only when one of those is shown, because importing it costs more
+than a no-change rescan of a small workspace.
+"""
 
 from __future__ import annotations
 
@@ -7,50 +13,67 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from merkle.errors import MerkleError
 from merkle.workspace.layout import Workspace, locate
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 WARNINGS_SHOWN = 10
 
 
 @dataclass(slots=True, kw_only=True)
 class CliState:
-    """The global options of one invocation, and its consoles."""
+    """The global options of one invocation, and where its output goes."""
 
     workspace: Path | None = None
     verbose: bool = False
     quiet: bool = False
-    out: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
-    err: Console = field(
-        default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
-    )
+    _err: Console | None = None
 
     def locate(self) -> Workspace:
         """The workspace this invocation works on."""
         return locate(self.workspace, cwd=Path.cwd())
 
+    def echo(self, line: str = "") -> None:
+        """One line of the command's result on stdout."""
+        sys.stdout.write(line + "\n")
+
     def info(self, message: str) -> None:
         """An informational line on stderr, unless `--quiet`."""
         if not self.quiet:
-            self.err.print(message)
+            sys.stderr.write(message + "\n")
+
+    @property
+    def err(self) -> Console:
+        """A Rich console on stderr, for styled messages and progress."""
+        if self._err is None:
+            from rich.console import Console  # deferred: see the module docstring
+
+            self._err = Console(stderr=True, highlight=False, soft_wrap=True)
+        return self._err
+
+    def message(self, label: str, style: str, text: str) -> None:
+        """A styled `label: text` line on stderr; `text` is shown as it is."""
+        from rich.markup import escape  # deferred: see the module docstring
+
+        self.err.print(f"[{style}]{label}:[/] {escape(text)}")
 
     @property
     def show_progress(self) -> bool:
         """Whether a live progress display fits: a terminal, and not `--quiet`."""
-        return not self.quiet and self.err.is_terminal
+        return not self.quiet and sys.stderr.isatty()
 
 
 def print_json(payload: Any) -> None:
     """Write `payload` as JSON on stdout, one document, for scripts."""
-    sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     sys.stdout.flush()
 
 
@@ -83,12 +106,11 @@ def reporting(state: CliState, *, json_output: bool) -> Iterator[None]:
     try:
         yield
     except MerkleError as error:
-        state.err.print(f"[bold red]error:[/] {escape(error.message)}")
+        state.message("error", "bold red", error.message)
         if error.hint:
-            state.err.print(f"[dim]hint:[/] {escape(error.hint)}")
+            state.message("hint", "dim", error.hint)
         if state.verbose and error.__cause__ is not None:
-            chain = traceback.format_exception(error.__cause__)
-            state.err.print(escape("".join(chain)), end="")
+            sys.stderr.write("".join(traceback.format_exception(error.__cause__)))
         if json_output:
             print_json(_error_payload(error))
         raise typer.Exit(error.exit_code) from error
@@ -100,6 +122,6 @@ def render_warnings(state: CliState, warnings: list[tuple[str, str]]) -> None:
         return
     shown = warnings if state.verbose else warnings[:WARNINGS_SHOWN]
     for path, message in shown:
-        state.err.print(f"[yellow]warning:[/] {escape(path)}: {escape(message)}")
+        state.message("warning", "yellow", f"{path}: {message}")
     if len(shown) < len(warnings):
-        state.err.print(f"[dim]... and {len(warnings) - len(shown)} more (--verbose lists all)[/]")
+        state.info(f"... and {len(warnings) - len(shown)} more (--verbose lists all)")

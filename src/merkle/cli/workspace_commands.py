@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 
 from merkle.cli.output import CliState, print_json, render_warnings, reporting, state_of
-from merkle.cli.progress import ScanProgressBar
 from merkle.errors import ValidationFailed
 from merkle.store import ScanCounts, ScanRecord
 from merkle.workspace.init import init_workspace
@@ -76,9 +74,9 @@ def init(
         )
         return
     if result.created:
-        state.out.print(f"Initialised a merkle workspace in {escape(str(root))}")
+        state.echo(f"Initialised a merkle workspace in {root!s}")
     else:
-        state.out.print(f"{escape(str(root))} is already a merkle workspace; nothing to do")
+        state.echo(f"{root!s} is already a merkle workspace; nothing to do")
     if result.gitignore_updated:
         state.info("Added /.merkle/ to .gitignore")
     if result.created:
@@ -99,7 +97,7 @@ def _print_scan(state: CliState, result: ScanResult) -> None:
         ("time", f"{scan.duration_s:.3f} s"),
     ]
     for label, value in rows:
-        state.out.print(f"[dim]{label:<12}[/] {value}")
+        state.echo(f"{label:<12} {value}")
     if not result.changed:
         state.info("The tree is unchanged since the last scan.")
 
@@ -110,6 +108,8 @@ def scan(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     with reporting(state, json_output=json_output):
         workspace = state.locate()
         if state.show_progress and not json_output:
+            from merkle.cli.progress import ScanProgressBar  # deferred: Rich costs ~15 ms
+
             with ScanProgressBar(state.err) as bar:
                 result = scan_workspace(workspace, progress=bar)
         else:
@@ -146,10 +146,10 @@ def _status_payload(report: StatusReport) -> dict[str, Any]:
 def _print_changes(state: CliState, report: StatusReport) -> None:
     changes = report.changes
     if changes is None or not changes.changed:
-        state.out.print("disk         unchanged since the last scan")
+        state.echo("disk         unchanged since the last scan")
         return
-    state.out.print(
-        f"disk         [yellow]changed since the last scan[/]: {len(changes.added)} added,"
+    state.echo(
+        f"disk         changed since the last scan: {len(changes.added)} added,"
         f" {len(changes.modified)} modified, {len(changes.removed)} removed"
     )
     rows = [("added", p) for p in changes.added]
@@ -157,9 +157,9 @@ def _print_changes(state: CliState, report: StatusReport) -> None:
     rows += [("removed", p) for p in changes.removed]
     shown = rows if state.verbose else rows[:20]
     for kind, path in shown:
-        state.out.print(f"  {kind:9} {escape(path)}")
+        state.echo(f"  {kind:9} {path}")
     if len(shown) < len(rows):
-        state.out.print(f"  ... and {len(rows) - len(shown)} more (--verbose lists all)")
+        state.echo(f"  ... and {len(rows) - len(shown)} more (--verbose lists all)")
     state.info("Run `merkle scan` to bring the tree up to date.")
 
 
@@ -171,21 +171,21 @@ def status(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     if json_output:
         print_json(_status_payload(report))
         return
-    state.out.print(f"workspace    {escape(str(report.workspace.root))}")
+    state.echo(f"workspace    {report.workspace.root!s}")
     last = report.last_scan
     if last is None:
-        state.out.print("last scan    never")
+        state.echo("last scan    never")
         state.info("Run `merkle scan` to build the tree.")
         return
     age_s = max(0.0, time.time() - last.finished_at_ns / 1e9)
-    state.out.print(f"root         {last.root_node_id}")
-    state.out.print(f"last scan    {_timestamp(last.finished_at_ns)} ({age_s:,.0f} s ago)")
+    state.echo(f"root         {last.root_node_id}")
+    state.echo(f"last scan    {_timestamp(last.finished_at_ns)} ({age_s:,.0f} s ago)")
     counts = last.counts
-    state.out.print(
+    state.echo(
         f"tree         {counts.files:,} files, {counts.directories:,} directories,"
         f" {counts.bytes:,} bytes"
     )
-    state.out.print(f"records      {report.node_records:,} node records stored")
+    state.echo(f"records      {report.node_records:,} node records stored")
     _print_changes(state, report)
 
 
@@ -209,13 +209,13 @@ def validate(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     if json_output:
         print_json(_validation_payload(report))
     elif report.ok:
-        state.out.print(
+        state.echo(
             f"ok: {report.records_checked:,} node records and"
             f" {report.tree_entries_checked:,} tree entries check out"
         )
     else:
         for problem in report.problems:
-            state.out.print(f"[red]{problem.kind}[/] {escape(problem.message)}")
+            state.echo(f"{problem.kind:<14} {problem.message}")
     if not report.ok:
         with reporting(state, json_output=False):
             raise ValidationFailed(

@@ -15,7 +15,7 @@ import os
 import stat
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from merkle.tree.paths import ROOT, join, name_of, normalise_name
 
@@ -70,9 +70,11 @@ class WalkWarning:
     message: str
 
 
-@dataclass(slots=True, kw_only=True)
-class WalkedFile:
-    """A regular file of the tree with the stat the cache keys on."""
+class WalkedFile(NamedTuple):
+    """A regular file of the tree with the stat the cache keys on.
+
+    A named tuple: a walk makes one per file, and tuples are the cheapest to make.
+    """
 
     path: str
     abs_path: str
@@ -188,19 +190,29 @@ class _Walk:
         inner = rules.enter(path, abs_path, (*cached.files, *cached.directories))
         if inner is None or inner.signature != cached.rules_signature:
             return None
+        # The hot loop of a rescan: one lstat per file, nothing else.
+        prefix = "" if path == ROOT else f"{path}/"
         files: list[WalkedFile] = []
         for name in cached.files:
-            child = os.path.join(abs_path, name)
+            child = f"{abs_path}/{name}"
             try:
                 child_info = os.lstat(child)
             except OSError:
                 return None
             if not stat.S_ISREG(child_info.st_mode):
                 return None
-            files.append(_walked_file(join(path, name), child, child_info))
+            files.append(
+                WalkedFile(
+                    prefix + name,
+                    child,
+                    child_info.st_size,
+                    child_info.st_mtime_ns,
+                    child_info.st_ino,
+                )
+            )
         subdirectories: list[tuple[str, str, os.stat_result]] = []
         for name in cached.directories:
-            child = os.path.join(abs_path, name)
+            child = f"{abs_path}/{name}"
             try:
                 child_info = os.lstat(child)
             except OSError:

@@ -17,10 +17,12 @@ import os
 import re
 import stat
 from collections.abc import Collection
-
-from pathspec import GitIgnoreSpec
+from typing import TYPE_CHECKING
 
 from merkle.tree.paths import ROOT, name_of
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 RULE_FILES = (".gitignore", ".merkleignore")
 MAX_RULE_FILE_BYTES = 1 << 20
@@ -113,6 +115,10 @@ def _read_rule_file(abs_path: str) -> list[str]:
 
 def _compile(lines: list[str]) -> GitIgnoreSpec:
     """The spec of `lines`, leaving out invalid patterns as git does."""
+    # Deferred: pathspec takes ~20 ms to import, and a rescan that lists no
+    # directory again never compiles a rule.
+    from pathspec import GitIgnoreSpec
+
     try:
         return GitIgnoreSpec.from_lines(lines)
     except ValueError:
@@ -121,6 +127,8 @@ def _compile(lines: list[str]) -> GitIgnoreSpec:
 
 
 def _is_valid_pattern(line: str) -> bool:
+    from pathspec import GitIgnoreSpec
+
     try:
         GitIgnoreSpec.from_lines([line])
     except ValueError:

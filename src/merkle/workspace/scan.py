@@ -11,7 +11,6 @@ from typing import Protocol
 from merkle.store import Database, NodeRecordStore, NodeType, ScanCounts, ScanRecord, TreeEntry
 from merkle.tree.builder import FileHash, build_tree
 from merkle.tree.hashing import CHUNK_BYTES, hash_file
-from merkle.tree.paths import name_of
 from merkle.tree.walker import (
     RACY_MARGIN_NS,
     CachedListing,
@@ -66,7 +65,7 @@ def listings(tree: Mapping[str, TreeEntry]) -> dict[str, CachedListing]:
     for entry in tree.values():
         if entry.parent_path is not None:
             children = files if entry.node_type is NodeType.FILE else directories
-            children[entry.parent_path].append(name_of(entry.path))
+            children[entry.parent_path].append(entry.path.rpartition("/")[2])
     return {
         path: CachedListing(
             mtime_ns=entry.mtime_ns,

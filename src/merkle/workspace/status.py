@@ -8,6 +8,7 @@ from merkle.store import Database, NodeRecordStore, NodeType, ScanRecord
 from merkle.tree.walker import iter_directories, iter_files, walk
 from merkle.workspace.ignore import WorkspaceIgnore
 from merkle.workspace.layout import Workspace
+from merkle.workspace.scan import listings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,7 +44,7 @@ def workspace_status(workspace: Workspace) -> StatusReport:
         cached = store.load_tree() if last_scan is not None else {}
     if last_scan is None:
         return StatusReport(workspace=workspace, last_scan=None, node_records=records, changes=None)
-    walked = walk(workspace.root, WorkspaceIgnore())
+    walked = walk(workspace.root, WorkspaceIgnore(), cache=listings(cached))
     added: list[str] = []
     modified: list[str] = []
     seen: set[str] = set()
