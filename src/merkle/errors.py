@@ -7,7 +7,10 @@ input or bad configuration, 1 for work that ran and failed.
 ```
 MerkleError
 ├── UsageError (2)              bad input from the user
-│   └── PathOutsideWorkspace    a path that is not inside the workspace
+│   ├── PathOutsideWorkspace    a path that is not inside the workspace
+│   ├── NodeNotFound            a path or node id that is not in the tree
+│   └── ContractViolation       a frame or its metadata breaks the contract
+│       └── MetadataRejected    metadata that breaks the metadata contract
 ├── WorkspaceError (2)
 │   ├── WorkspaceNotFound       no `.merkle/` in the directory or above it
 │   └── NotScanned              the workspace has no scan yet
@@ -38,6 +41,23 @@ class UsageError(MerkleError):
 
 class PathOutsideWorkspace(UsageError):
     """A path that resolves outside the workspace root."""
+
+
+class NodeNotFound(UsageError):
+    """A path or node id that the stored tree does not have."""
+
+
+class ContractViolation(UsageError):
+    """A frame that breaks the frame contract; `key` names the field, `rule` the rule."""
+
+    def __init__(self, key: str, rule: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{key}: {rule}", hint=hint)
+        self.key = key
+        self.rule = rule
+
+
+class MetadataRejected(ContractViolation):
+    """Frame metadata that breaks the metadata contract."""
 
 
 class WorkspaceError(MerkleError):

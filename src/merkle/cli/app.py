@@ -10,6 +10,7 @@ import typer
 
 from merkle import __version__
 from merkle.cli import workspace_commands
+from merkle.cli.context_commands import context_app
 from merkle.cli.output import CliState
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app.command()(workspace_commands.init)
 app.command()(workspace_commands.scan)
 app.command()(workspace_commands.status)
 app.add_typer(workspace_commands.workspace_app, name="workspace")
+app.add_typer(context_app, name="context")
 
 
 def _print_version(value: bool) -> None:

@@ -194,6 +194,8 @@ def _validation_payload(report: ValidationReport) -> dict[str, Any]:
         "ok": report.ok,
         "records_checked": report.records_checked,
         "tree_entries_checked": report.tree_entries_checked,
+        "frames_checked": report.frames_checked,
+        "heads_checked": report.heads_checked,
         "problems": [
             {"kind": p.kind, "subject": p.subject, "message": p.message} for p in report.problems
         ],
@@ -210,8 +212,9 @@ def validate(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
         print_json(_validation_payload(report))
     elif report.ok:
         state.echo(
-            f"ok: {report.records_checked:,} node records and"
-            f" {report.tree_entries_checked:,} tree entries check out"
+            f"ok: {report.records_checked:,} node records, {report.tree_entries_checked:,}"
+            f" tree entries, {report.frames_checked:,} frames and {report.heads_checked:,}"
+            " heads check out"
         )
     else:
         for problem in report.problems:

@@ -1,5 +1,6 @@
 """Configuration: where it lives and what a new workspace starts with."""
 
+from merkle.config.defaults import DEFAULT_AGENT, DEFAULT_FRAME_TYPE, DEFAULT_PROVIDER
 from merkle.config.paths import (
     CONFIG_FILE_NAME,
     DATABASE_FILE_NAME,
@@ -11,7 +12,10 @@ from merkle.config.template import DEFAULT_CONFIG_TOML
 __all__ = [
     "CONFIG_FILE_NAME",
     "DATABASE_FILE_NAME",
+    "DEFAULT_AGENT",
     "DEFAULT_CONFIG_TOML",
+    "DEFAULT_FRAME_TYPE",
+    "DEFAULT_PROVIDER",
     "WORKSPACE_DIR_NAME",
     "user_config_path",
 ]

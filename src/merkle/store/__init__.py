@@ -5,8 +5,11 @@ backend can follow; only this package speaks SQL.
 """
 
 from merkle.store.database import Database
+from merkle.store.frames import FrameStorage, HeadIndex
 from merkle.store.nodes import NodeRecordStore
 from merkle.store.records import (
+    Frame,
+    Head,
     NodeRecord,
     NodeType,
     ScanCounts,
@@ -16,6 +19,10 @@ from merkle.store.records import (
 
 __all__ = [
     "Database",
+    "Frame",
+    "FrameStorage",
+    "Head",
+    "HeadIndex",
     "NodeRecord",
     "NodeRecordStore",
     "NodeType",

@@ -81,4 +81,47 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        version=2,
+        name="frames and heads",
+        statements=(
+            # Frames are content-addressed and append-only: the triggers refuse any
+            # update or delete, whoever asks.
+            """
+            CREATE TABLE frames (
+                frame_id TEXT PRIMARY KEY,
+                node_id TEXT NOT NULL REFERENCES nodes (node_id),
+                agent_id TEXT NOT NULL,
+                frame_type TEXT NOT NULL,
+                content TEXT NOT NULL,
+                metadata TEXT NOT NULL,
+                created_at_ns INTEGER NOT NULL
+            )
+            """,
+            "CREATE INDEX frames_by_key ON frames (node_id, agent_id, frame_type, created_at_ns)",
+            """
+            CREATE TRIGGER frames_are_not_updated BEFORE UPDATE ON frames
+            BEGIN SELECT RAISE(ABORT, 'frames are append-only'); END
+            """,
+            """
+            CREATE TRIGGER frames_are_not_deleted BEFORE DELETE ON frames
+            BEGIN SELECT RAISE(ABORT, 'frames are append-only'); END
+            """,
+            # The newest frame per key; `created_at_ns` is the frame's, so that a
+            # head only ever moves forward.
+            """
+            CREATE TABLE heads (
+                node_id TEXT NOT NULL,
+                agent_id TEXT NOT NULL,
+                frame_type TEXT NOT NULL,
+                frame_id TEXT NOT NULL REFERENCES frames (frame_id),
+                created_at_ns INTEGER NOT NULL,
+                PRIMARY KEY (node_id, agent_id, frame_type)
+            )
+            """,
+        ),
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -90,6 +90,14 @@ class NodeRecordStore:
         ).fetchall()
         return self._record(row, tuple(children))
 
+    def find(self, prefix: str) -> list[str]:
+        """The stored node ids that start with `prefix` (at most two: enough to tell)."""
+        rows = self._db.connection.execute(
+            "SELECT node_id FROM nodes WHERE node_id >= ? AND node_id < ? LIMIT 2",
+            (prefix, prefix + "g"),
+        )
+        return [str(row[0]) for row in rows]
+
     def iter_records(self) -> Iterator[NodeRecord]:
         """Every stored node record, with its children."""
         conn = self._db.connection

@@ -64,6 +64,35 @@ class TreeEntry(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Frame:
+    """One context frame: text about a node, by an agent, of a frame type.
+
+    `frame_id` derives from every field but `created_at_ns`, so the same
+    generation yields the same id. `metadata_json` is the canonical JSON of the
+    frame's metadata. Frames are append-only: never updated or deleted.
+    """
+
+    frame_id: str
+    node_id: str
+    agent_id: str
+    frame_type: str
+    content: str
+    metadata_json: str
+    created_at_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Head:
+    """The newest frame of a `(node_id, agent_id, frame_type)` key."""
+
+    node_id: str
+    agent_id: str
+    frame_type: str
+    frame_id: str
+    created_at_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScanCounts:
     """What a scan saw: tree totals and the work it did."""
 

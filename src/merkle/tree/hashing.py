@@ -78,3 +78,21 @@ def hash_file(
     finally:
         os.close(fd)
     return hasher.hexdigest()
+
+
+def frame_id_of(
+    *, node_id: str, agent_id: str, frame_type: str, content: str, metadata_json: str
+) -> str:
+    """The FrameID: BLAKE3 over every field of a frame but its creation time."""
+    encoded = b"".join(
+        _field(value)
+        for value in (
+            b"merkle.frame.v1",
+            bytes.fromhex(node_id),
+            agent_id.encode("utf-8"),
+            frame_type.encode("utf-8"),
+            content.encode("utf-8"),
+            metadata_json.encode("utf-8"),
+        )
+    )
+    return blake3(encoded).hexdigest()

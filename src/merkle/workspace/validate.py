@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from dataclasses import dataclass
 
-from merkle.errors import StoreError
-from merkle.store import Database, NodeRecord, NodeRecordStore, NodeType
-from merkle.tree.hashing import directory_node_id, file_node_id
+from merkle.errors import MetadataRejected, StoreError
+from merkle.metadata import validate_metadata
+from merkle.store import Database, FrameStorage, HeadIndex, NodeRecord, NodeRecordStore, NodeType
+from merkle.tree.hashing import directory_node_id, file_node_id, frame_id_of
 from merkle.tree.paths import ROOT, join
 from merkle.workspace.layout import Workspace
 
@@ -30,6 +32,8 @@ class ValidationReport:
 
     records_checked: int
     tree_entries_checked: int
+    frames_checked: int
+    heads_checked: int
     problems: tuple[Problem, ...]
 
     @property
@@ -111,6 +115,70 @@ def _check_tree(
     return problems
 
 
+def _check_frames(
+    storage: FrameStorage, records: dict[str, NodeRecord]
+) -> tuple[list[Problem], dict[str, tuple[str, str, str]], int]:
+    """Every frame re-derives its id, names a stored node and carries valid metadata.
+
+    Returns the problems, each frame's key by id (for the heads), and the count.
+    """
+    problems: list[Problem] = []
+    keys: dict[str, tuple[str, str, str]] = {}
+    for frame in storage.iter_frames():
+        keys[frame.frame_id] = (frame.node_id, frame.agent_id, frame.frame_type)
+        derived = (
+            frame_id_of(
+                node_id=frame.node_id,
+                agent_id=frame.agent_id,
+                frame_type=frame.frame_type,
+                content=frame.content,
+                metadata_json=frame.metadata_json,
+            )
+            if _HEX64.fullmatch(frame.node_id)
+            else None
+        )
+        if derived != frame.frame_id:
+            problems.append(
+                Problem("frame_id_mismatch", frame.frame_id, "frame id does not re-derive")
+            )
+        if frame.node_id not in records:
+            problems.append(
+                Problem("frame_node", frame.frame_id, f"frame's node {frame.node_id} is not stored")
+            )
+        try:
+            metadata = validate_metadata(json.loads(frame.metadata_json))
+        except (MetadataRejected, ValueError) as error:
+            problems.append(Problem("frame_metadata", frame.frame_id, f"metadata: {error}"))
+            continue
+        if (metadata.agent_id, metadata.frame_type) != (frame.agent_id, frame.frame_type):
+            problems.append(
+                Problem("frame_metadata", frame.frame_id, "metadata names another agent or type")
+            )
+    return problems, keys, len(keys)
+
+
+def _check_heads(
+    heads: HeadIndex, frame_keys: dict[str, tuple[str, str, str]]
+) -> tuple[list[Problem], int]:
+    """Every head points at a stored frame of its own key."""
+    problems: list[Problem] = []
+    count = 0
+    for head in heads.iter_heads():
+        count += 1
+        key = (head.node_id, head.agent_id, head.frame_type)
+        subject = f"{head.node_id}/{head.agent_id}/{head.frame_type}"
+        frame_key = frame_keys.get(head.frame_id)
+        if frame_key is None:
+            problems.append(
+                Problem("head_frame", subject, f"head points at missing frame {head.frame_id}")
+            )
+        elif frame_key != key:
+            problems.append(
+                Problem("head_key", subject, f"head points at frame {head.frame_id} of another key")
+            )
+    return problems, count
+
+
 def validate_workspace(workspace: Workspace) -> ValidationReport:
     """Re-derive every stored record's id and check that the tree links up."""
     try:
@@ -120,6 +188,10 @@ def validate_workspace(workspace: Workspace) -> ValidationReport:
             records = {record.node_id: record for record in store.iter_records()}
             tree = store.tree_paths()
             last_scan = store.last_scan()
+            frame_problems, frame_keys, frames_checked = _check_frames(
+                FrameStorage(database), records
+            )
+            head_problems, heads_checked = _check_heads(HeadIndex(database), frame_keys)
     except sqlite3.DatabaseError as error:
         raise StoreError(
             f"cannot read the database {workspace.database_path}: {error}",
@@ -129,6 +201,12 @@ def validate_workspace(workspace: Workspace) -> ValidationReport:
         problems.extend(_check_record(record, records))
     if last_scan is not None:
         problems.extend(_check_tree(last_scan.root_node_id, records, tree))
+    problems.extend(frame_problems)
+    problems.extend(head_problems)
     return ValidationReport(
-        records_checked=len(records), tree_entries_checked=len(tree), problems=tuple(problems)
+        records_checked=len(records),
+        tree_entries_checked=len(tree),
+        frames_checked=frames_checked,
+        heads_checked=heads_checked,
+        problems=tuple(problems),
     )

@@ -1,0 +1,194 @@
+"""Commands over context frames: `context get` and `context put`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from merkle.cli.output import CliState, print_json, reporting, state_of
+from merkle.config import DEFAULT_AGENT, DEFAULT_FRAME_TYPE
+from merkle.context.api import ContextApi, ContextRead, FrameDraft, metadata_of
+from merkle.errors import UsageError, WorkFailed
+from merkle.metadata import Source, build_metadata
+from merkle.store import Database, Frame, NodeRecord
+from merkle.tree.paths import canonicalise
+from merkle.workspace.layout import Workspace
+
+context_app = typer.Typer(help="Read and write context frames.", no_args_is_help=True)
+
+JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+AGENT_OPTION = typer.Option(DEFAULT_AGENT, "--agent", help="The agent whose frames to use.")
+FRAME_TYPE_OPTION = typer.Option(DEFAULT_FRAME_TYPE, "--frame-type", help="The frame type.")
+
+
+def _timestamp(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def _frame_payload(frame: Frame) -> dict[str, Any]:
+    return {
+        "frame_id": frame.frame_id,
+        "node_id": frame.node_id,
+        "agent_id": frame.agent_id,
+        "frame_type": frame.frame_type,
+        "created_at": _timestamp(frame.created_at_ns),
+        "content": frame.content,
+        "metadata": metadata_of(frame).to_dict(),
+    }
+
+
+def _resolve(
+    api: ContextApi, workspace: Workspace, path: str | None, node: str | None
+) -> NodeRecord:
+    if (path is None) == (node is None):
+        raise UsageError(
+            "give a PATH or --node ID, not both", hint="see `merkle context get --help`"
+        )
+    if node is not None:
+        return api.node(node)
+    assert path is not None
+    return api.node_at(canonicalise(workspace.root, path, cwd=Path.cwd()))
+
+
+def _print_read(state: CliState, read: ContextRead) -> None:
+    frame = read.frame
+    state.echo(f"path         {read.path}")
+    state.echo(f"node         {read.node_id}")
+    state.echo(f"agent        {frame.agent_id}")
+    state.echo(f"frame type   {frame.frame_type}")
+    state.echo(f"frame        {frame.frame_id}")
+    state.echo(f"created      {_timestamp(frame.created_at_ns)}")
+    metadata = read.metadata
+    made_by = metadata.source.value
+    if metadata.provider:
+        made_by += f" by {metadata.provider} ({metadata.model or metadata.provider_type})"
+    state.echo(f"made         {made_by}")
+    if read.stale:
+        state.echo(f"stale        yes: written for an earlier version ({frame.node_id})")
+        state.info("The file changed since this frame was written; regenerate to refresh it.")
+    state.echo()
+    state.echo(frame.content.rstrip("\n"))
+
+
+def _read_payload(read: ContextRead) -> dict[str, Any]:
+    frame = _frame_payload(read.frame)
+    return {
+        "path": read.path,
+        "node_id": read.node_id,
+        "stale": read.stale,
+        "frame_id": frame["frame_id"],
+        "frame_node_id": read.frame.node_id,
+        "agent_id": frame["agent_id"],
+        "frame_type": frame["frame_type"],
+        "created_at": frame["created_at"],
+        "content": frame["content"],
+        "metadata": frame["metadata"],
+    }
+
+
+def _show_history(state: CliState, record: NodeRecord, frames: list[Frame], json: bool) -> None:
+    if json:
+        entries = [{**_frame_payload(f), "stale": f.node_id != record.node_id} for f in frames]
+        print_json({"path": record.path, "node_id": record.node_id, "frames": entries})
+        return
+    if not frames:
+        state.info(f"no frames for {record.path}")
+    for frame in frames:
+        marker = "" if frame.node_id == record.node_id else " (earlier version)"
+        state.echo(f"== {_timestamp(frame.created_at_ns)}  {frame.frame_id}{marker}")
+        state.echo(frame.content.rstrip("\n"))
+        state.echo()
+
+
+@context_app.command("get")
+def get(
+    ctx: typer.Context,
+    path: str | None = typer.Argument(None, help="The file or directory (default: --node)."),
+    node: str | None = typer.Option(None, "--node", help="A node id, or a unique prefix of one."),
+    agent: str = AGENT_OPTION,
+    frame_type: str = FRAME_TYPE_OPTION,
+    history: bool = typer.Option(False, "--history", help="Every frame of the path, newest first."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Print the context frame of a path (its head frame) and its metadata.
+
+    When the path changed since its frame was written, the earlier version's
+    frame is shown and marked stale.
+    """
+    state = state_of(ctx)
+    with reporting(state, json_output=json_output):
+        workspace = state.locate()
+        with Database.open(workspace.database_path) as database:
+            api = ContextApi(database)
+            record = _resolve(api, workspace, path, node)
+            if history:
+                _show_history(
+                    state, record, api.history(record.path, agent, frame_type), json_output
+                )
+                return
+            read = api.read(record, agent, frame_type)
+            if read is None:
+                raise WorkFailed(
+                    f"no {frame_type} frame of agent {agent} for {record.path}",
+                    hint=f"generate one with `merkle context generate {record.path}`",
+                )
+    if json_output:
+        print_json(_read_payload(read))
+    else:
+        _print_read(state, read)
+
+
+def _read_content(file: str) -> str:
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read {file}: {error.strerror}", hint="check the path") from error
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{file} is not UTF-8 text", hint="frames are text") from error
+
+
+@context_app.command("put")
+def put(
+    ctx: typer.Context,
+    path: str = typer.Argument(..., help="The file or directory the frame is about."),
+    file: str = typer.Option(..., "--file", "-f", help="The frame's text: a file, or - for stdin."),
+    agent: str = AGENT_OPTION,
+    frame_type: str = FRAME_TYPE_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Write a frame by hand, through the same boundary generation uses."""
+    state = state_of(ctx)
+    with reporting(state, json_output=json_output):
+        workspace = state.locate()
+        content = _read_content(file)
+        with Database.open(workspace.database_path) as database:
+            api = ContextApi(database)
+            record = api.node_at(canonicalise(workspace.root, path, cwd=Path.cwd()))
+            metadata = build_metadata(agent_id=agent, frame_type=frame_type, source=Source.MANUAL)
+            result = api.put_frame(
+                FrameDraft(
+                    node_id=record.node_id,
+                    agent_id=agent,
+                    frame_type=frame_type,
+                    content=content,
+                    metadata=metadata,
+                )
+            )
+    if json_output:
+        print_json(
+            {
+                "path": record.path,
+                "node_id": record.node_id,
+                "frame_id": result.frame_id,
+                "created": result.created,
+            }
+        )
+        return
+    verb = "Wrote" if result.created else "Already stored:"
+    state.echo(f"{verb} frame {result.frame_id} for {record.path}")

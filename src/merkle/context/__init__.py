@@ -1,0 +1,1 @@
+"""Context frames: the write boundary and read side, the queue, and generation."""
