@@ -10,8 +10,10 @@ import typer
 
 from merkle import __version__
 from merkle.cli import workspace_commands
+from merkle.cli.agent_commands import agent_app
 from merkle.cli.context_commands import context_app
 from merkle.cli.output import CliState
+from merkle.cli.provider_commands import provider_app
 
 app = typer.Typer(
     name="merkle",
@@ -25,6 +27,8 @@ app.command()(workspace_commands.scan)
 app.command()(workspace_commands.status)
 app.add_typer(workspace_commands.workspace_app, name="workspace")
 app.add_typer(context_app, name="context")
+app.add_typer(agent_app, name="agent")
+app.add_typer(provider_app, name="provider")
 
 
 def _print_version(value: bool) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import typer
 
+from merkle.agents import AgentRegistry, AgentRole
 from merkle.cli.output import CliState, print_json, reporting, state_of
-from merkle.config import DEFAULT_AGENT, DEFAULT_FRAME_TYPE
 from merkle.context.api import ContextApi, ContextRead, FrameDraft, metadata_of
 from merkle.errors import UsageError, WorkFailed
 from merkle.metadata import Source, build_metadata
@@ -21,8 +21,12 @@ from merkle.workspace.layout import Workspace
 context_app = typer.Typer(help="Read and write context frames.", no_args_is_help=True)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
-AGENT_OPTION = typer.Option(DEFAULT_AGENT, "--agent", help="The agent whose frames to use.")
-FRAME_TYPE_OPTION = typer.Option(DEFAULT_FRAME_TYPE, "--frame-type", help="The frame type.")
+AGENT_OPTION = typer.Option(
+    None, "--agent", help="The agent whose frames to use (default: from configuration)."
+)
+FRAME_TYPE_OPTION = typer.Option(
+    None, "--frame-type", help="The frame type (default: from configuration)."
+)
 
 
 def _timestamp(ns: int) -> str:
@@ -109,8 +113,8 @@ def get(
     ctx: typer.Context,
     path: str | None = typer.Argument(None, help="The file or directory (default: --node)."),
     node: str | None = typer.Option(None, "--node", help="A node id, or a unique prefix of one."),
-    agent: str = AGENT_OPTION,
-    frame_type: str = FRAME_TYPE_OPTION,
+    agent: str | None = AGENT_OPTION,
+    frame_type: str | None = FRAME_TYPE_OPTION,
     history: bool = typer.Option(False, "--history", help="Every frame of the path, newest first."),
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -122,6 +126,8 @@ def get(
     state = state_of(ctx)
     with reporting(state, json_output=json_output):
         workspace = state.locate()
+        settings = state.settings(workspace, agent=agent, frame_type=frame_type)
+        agent, frame_type = settings.agent, settings.frame_type
         with Database.open(workspace.database_path) as database:
             api = ContextApi(database)
             record = _resolve(api, workspace, path, node)
@@ -158,14 +164,22 @@ def put(
     ctx: typer.Context,
     path: str = typer.Argument(..., help="The file or directory the frame is about."),
     file: str = typer.Option(..., "--file", "-f", help="The frame's text: a file, or - for stdin."),
-    agent: str = AGENT_OPTION,
-    frame_type: str = FRAME_TYPE_OPTION,
+    agent: str | None = AGENT_OPTION,
+    frame_type: str | None = FRAME_TYPE_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Write a frame by hand, through the same boundary generation uses."""
     state = state_of(ctx)
     with reporting(state, json_output=json_output):
         workspace = state.locate()
+        settings = state.settings(workspace, agent=agent, frame_type=frame_type)
+        agent, frame_type = settings.agent, settings.frame_type
+        profile = AgentRegistry(settings.agents).get(agent)
+        if profile.role is not AgentRole.WRITER:
+            raise UsageError(
+                f"agent {agent} is a reader: it may read frames, not write them",
+                hint='write with a writer agent, or set role = "writer" for it in config.toml',
+            )
         content = _read_content(file)
         with Database.open(workspace.database_path) as database:
             api = ContextApi(database)

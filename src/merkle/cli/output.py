@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from merkle.errors import MerkleError
+from merkle.config import Settings, load_settings, user_config_path
+from merkle.errors import MerkleError, WorkspaceNotFound
 from merkle.workspace.layout import Workspace, locate
 
 if TYPE_CHECKING:
@@ -40,6 +41,22 @@ class CliState:
     def locate(self) -> Workspace:
         """The workspace this invocation works on."""
         return locate(self.workspace, cwd=Path.cwd())
+
+    def optional_workspace(self) -> Workspace | None:
+        """The workspace, or None when the command runs outside one."""
+        try:
+            return self.locate()
+        except WorkspaceNotFound:
+            return None
+
+    def settings(self, workspace: Workspace | None, **flags: str | None) -> Settings:
+        """The configuration: workspace file, user file, environment, then `flags`."""
+        return load_settings(
+            workspace_config=workspace.config_path if workspace else None,
+            workspace_root=workspace.root if workspace else None,
+            user_config=user_config_path(),
+            flags={key: value for key, value in flags.items() if value is not None},
+        )
 
     def echo(self, line: str = "") -> None:
         """One line of the command's result on stdout."""

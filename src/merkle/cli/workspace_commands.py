@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from merkle.cli.output import CliState, print_json, render_warnings, reporting, state_of
+from merkle.config import Settings
 from merkle.errors import ValidationFailed
 from merkle.store import ScanCounts, ScanRecord
 from merkle.workspace.init import init_workspace
@@ -125,13 +126,25 @@ def scan(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     _print_scan(state, result)
 
 
-def _status_payload(report: StatusReport) -> dict[str, Any]:
+def _config_payload(settings: Settings) -> dict[str, Any]:
+    return {
+        "agent": settings.agent,
+        "provider": settings.provider,
+        "frame_type": settings.frame_type,
+        "sources": list(settings.sources),
+    }
+
+
+def _status_payload(report: StatusReport, settings: Settings) -> dict[str, Any]:
     changes = report.changes
     return {
         "workspace": str(report.workspace.root),
         "root_node_id": report.last_scan.root_node_id if report.last_scan else None,
         "last_scan": _scan_payload(report.last_scan) if report.last_scan else None,
         "node_records": report.node_records,
+        "frames": report.frames,
+        "heads": report.heads,
+        "config": _config_payload(settings),
         "changed": changes.changed if changes else None,
         "changes": None
         if changes is None
@@ -167,11 +180,18 @@ def status(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     """Show the workspace, its last scan, and whether the disk changed since."""
     state = state_of(ctx)
     with reporting(state, json_output=json_output):
-        report = workspace_status(state.locate())
+        workspace = state.locate()
+        settings = state.settings(workspace)
+        report = workspace_status(workspace)
     if json_output:
-        print_json(_status_payload(report))
+        print_json(_status_payload(report, settings))
         return
-    state.echo(f"workspace    {report.workspace.root!s}")
+    state.echo(f"workspace    {report.workspace.root}")
+    state.echo(
+        f"defaults     agent {settings.agent}, provider {settings.provider},"
+        f" frame type {settings.frame_type}"
+    )
+    state.echo(f"frames       {report.frames:,} frames, {report.heads:,} heads")
     last = report.last_scan
     if last is None:
         state.echo("last scan    never")

@@ -1,6 +1,8 @@
-"""Configuration: where it lives and what a new workspace starts with."""
+"""Configuration: where it lives, what a new workspace starts with, and loading it."""
 
 from merkle.config.defaults import DEFAULT_AGENT, DEFAULT_FRAME_TYPE, DEFAULT_PROVIDER
+from merkle.config.loader import load_settings
+from merkle.config.model import AgentSettings, GenerationSettings, ProviderSettings, Settings
 from merkle.config.paths import (
     CONFIG_FILE_NAME,
     DATABASE_FILE_NAME,
@@ -17,5 +19,10 @@ __all__ = [
     "DEFAULT_FRAME_TYPE",
     "DEFAULT_PROVIDER",
     "WORKSPACE_DIR_NAME",
+    "AgentSettings",
+    "GenerationSettings",
+    "ProviderSettings",
+    "Settings",
+    "load_settings",
     "user_config_path",
 ]

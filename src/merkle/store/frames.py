@@ -72,6 +72,10 @@ class HeadIndex:
         )
         yield from map(_head_from_row, rows)
 
+    def count(self) -> int:
+        """How many keys have a head."""
+        return int(self._db.connection.execute("SELECT COUNT(*) FROM heads").fetchone()[0])
+
 
 class FrameStorage:
     """Append-only frame records, written together with their head."""

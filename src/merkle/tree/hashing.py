@@ -8,7 +8,9 @@ encoding unambiguous, so no two different nodes share an encoding.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Callable, Sequence
 
 from blake3 import blake3
@@ -66,8 +68,11 @@ def hash_file(
     chunk = buffer if buffer is not None else bytearray(CHUNK_BYTES)
     view = memoryview(chunk)
     hasher = blake3()
-    fd = os.open(path, _OPEN_FLAGS)
+    # O_NONBLOCK: a file swapped for a FIFO after the walk must not block the scan.
+    fd = os.open(path, _OPEN_FLAGS | os.O_NONBLOCK)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
         while True:
             count = os.readv(fd, [chunk])
             if count == 0:

@@ -103,13 +103,20 @@ def is_builtin_ignored(name: str, *, is_dir: bool) -> bool:
 
 
 def _read_rule_file(abs_path: str) -> list[str]:
-    # Never through a link: a rule file linked from outside must not be read.
+    # Never through a link, never a FIFO or device: a rule file linked from
+    # outside must not be read, and a special file must not block the scan.
     try:
-        fd = os.open(abs_path, _OPEN_FLAGS)
+        fd = os.open(abs_path, _OPEN_FLAGS | os.O_NONBLOCK)
     except OSError:
         return []
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(MAX_RULE_FILE_BYTES)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
+        data = os.read(fd, MAX_RULE_FILE_BYTES)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
     return data.decode("utf-8", "replace").splitlines()
 
 

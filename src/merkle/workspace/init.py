@@ -30,7 +30,8 @@ def _ignore_state_dir(root: Path) -> bool:
     gitignore = root / ".gitignore"
     text = gitignore.read_text(encoding="utf-8", errors="replace") if gitignore.is_file() else ""
     known = {line.strip() for line in text.splitlines()}
-    if known & {WORKSPACE_DIR_NAME, f"{WORKSPACE_DIR_NAME}/", _GITIGNORE_LINE}:
+    forms = {WORKSPACE_DIR_NAME, f"{WORKSPACE_DIR_NAME}/", f"/{WORKSPACE_DIR_NAME}"}
+    if known & {*forms, _GITIGNORE_LINE}:
         return False
     separator = "" if not text or text.endswith("\n") else "\n"
     with gitignore.open("a", encoding="utf-8") as handle:

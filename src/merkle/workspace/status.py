@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from merkle.store import Database, NodeRecordStore, NodeType, ScanRecord
+from merkle.store import (
+    Database,
+    FrameStorage,
+    HeadIndex,
+    NodeRecordStore,
+    NodeType,
+    ScanRecord,
+)
 from merkle.tree.walker import iter_directories, iter_files, walk
 from merkle.workspace.ignore import WorkspaceIgnore
 from merkle.workspace.layout import Workspace
@@ -32,6 +39,8 @@ class StatusReport:
     workspace: Workspace
     last_scan: ScanRecord | None
     node_records: int
+    frames: int
+    heads: int
     changes: TreeChanges | None
 
 
@@ -41,9 +50,12 @@ def workspace_status(workspace: Workspace) -> StatusReport:
         store = NodeRecordStore(database)
         last_scan = store.last_scan()
         records = store.count_records()
+        frames = FrameStorage(database).count()
+        heads = HeadIndex(database).count()
         cached = store.load_tree() if last_scan is not None else {}
+    counts = {"node_records": records, "frames": frames, "heads": heads}
     if last_scan is None:
-        return StatusReport(workspace=workspace, last_scan=None, node_records=records, changes=None)
+        return StatusReport(workspace=workspace, last_scan=None, changes=None, **counts)
     walked = walk(workspace.root, WorkspaceIgnore(), cache=listings(cached))
     added: list[str] = []
     modified: list[str] = []
@@ -67,6 +79,4 @@ def workspace_status(workspace: Workspace) -> StatusReport:
     changes = TreeChanges(
         added=tuple(sorted(added)), modified=tuple(sorted(modified)), removed=tuple(sorted(removed))
     )
-    return StatusReport(
-        workspace=workspace, last_scan=last_scan, node_records=records, changes=changes
-    )
+    return StatusReport(workspace=workspace, last_scan=last_scan, changes=changes, **counts)

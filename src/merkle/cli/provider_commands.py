@@ -1,0 +1,110 @@
+"""`merkle provider list|show|test`: the providers, and a live check of one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import typer
+
+from merkle.cli.output import print_json, reporting, state_of
+from merkle.config import ProviderSettings
+from merkle.providers.base import CompletionOptions, Message, ProviderError, Role
+from merkle.providers.registry import ProviderRegistry
+
+provider_app = typer.Typer(help="List, show and test providers.", no_args_is_help=True)
+JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+TEST_MESSAGES = (
+    Message(role=Role.SYSTEM, content="You are a connectivity check. Answer briefly."),
+    Message(role=Role.USER, content="Reply with the single word: ok"),
+)
+
+
+def _summary(settings: ProviderSettings) -> dict[str, Any]:
+    key_env = settings.api_key_env
+    return {
+        "name": settings.name,
+        "type": settings.type,
+        "model": settings.model,
+        "base_url": settings.base_url,
+        "api_key_env": key_env,
+        # Whether the key is there, never what it is.
+        "api_key_set": None if key_env is None else bool(os.environ.get(key_env)),
+        "timeout_s": settings.timeout_s,
+        "max_tokens": settings.max_tokens,
+        "temperature": settings.temperature,
+    }
+
+
+def _registry(ctx: typer.Context, json_output: bool) -> ProviderRegistry:
+    state = state_of(ctx)
+    with reporting(state, json_output=json_output):
+        return ProviderRegistry(state.settings(state.optional_workspace()).providers)
+
+
+@provider_app.command("list")
+def list_providers(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
+    """List every provider: the built-in `local` and the configured ones."""
+    providers = _registry(ctx, json_output).all()
+    if json_output:
+        print_json({"providers": [_summary(p) for p in providers]})
+        return
+    state = state_of(ctx)
+    state.echo(f"{'provider':<20} {'type':<10} {'model':<28} key")
+    for settings in providers:
+        summary = _summary(settings)
+        key = "-" if summary["api_key_set"] is None else f"${settings.api_key_env}"
+        if summary["api_key_set"] is False:
+            key += " (not set)"
+        state.echo(f"{settings.name:<20} {settings.type:<10} {settings.model or '-':<28} {key}")
+
+
+@provider_app.command("show")
+def show(ctx: typer.Context, name: str, json_output: bool = JSON_OPTION) -> None:
+    """Show a provider's settings (never its key)."""
+    state = state_of(ctx)
+    registry = _registry(ctx, json_output)
+    with reporting(state, json_output=json_output):
+        summary = _summary(registry.settings(name))
+    if json_output:
+        print_json(summary)
+        return
+    for key, value in summary.items():
+        state.echo(f"{key:<12} {'-' if value is None else value}")
+
+
+@provider_app.command("test")
+def test(ctx: typer.Context, name: str, json_output: bool = JSON_OPTION) -> None:
+    """Send a tiny completion and report the model and latency, or the classified error."""
+    state = state_of(ctx)
+    registry = _registry(ctx, json_output)
+    with reporting(state, json_output=json_output):
+        provider = registry.build(name)
+        started = time.perf_counter()
+        try:
+            completion = asyncio.run(
+                provider.complete(TEST_MESSAGES, CompletionOptions(max_tokens=16))
+            )
+        except ProviderError as error:
+            if json_output:
+                print_json(
+                    {
+                        "name": name,
+                        "ok": False,
+                        "error_class": error.error_class.value,
+                        "retryable": error.retryable,
+                        "message": error.message,
+                        "hint": error.hint,
+                    }
+                )
+                json_output = False  # the error document is out; stderr gets the rest
+            raise
+    latency_s = time.perf_counter() - started
+    if json_output:
+        print_json(
+            {"name": name, "ok": True, "model": completion.model, "latency_s": round(latency_s, 3)}
+        )
+        return
+    state.echo(f"{name}: ok, model {completion.model}, {latency_s * 1000:.0f} ms")

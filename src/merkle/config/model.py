@@ -1,0 +1,62 @@
+"""The configuration's values, as the rest of merkle sees them once loaded and checked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderSettings:
+    """One configured provider.
+
+    `api_key_env` names the environment variable that holds the API key; the
+    key itself never appears in configuration.
+    """
+
+    name: str
+    type: str
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float = 60.0
+    max_tokens: int = 1024
+    temperature: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentSettings:
+    """One agent as configured: every field left out keeps the built-in value."""
+
+    agent_id: str
+    role: str | None = None
+    system_prompt: str | None = None
+    user_prompt_file: str | None = None
+    user_prompt_directory: str | None = None
+    response_template: str | None = None
+    provider: str | None = None
+    frame_type: str | None = None
+    max_concurrent: int | None = None
+    requests_per_minute: float | None = None
+    min_interval_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenerationSettings:
+    """How generation runs: attempts per node and the size budget of a file's text."""
+
+    max_attempts: int = 4
+    file_budget_bytes: int = 65_536
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """The whole configuration after every source is applied (later sources win)."""
+
+    agent: str
+    provider: str
+    frame_type: str
+    providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
+    agents: Mapping[str, AgentSettings] = field(default_factory=dict)
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    sources: tuple[str, ...] = ()

@@ -1,0 +1,1 @@
+"""LLM providers: the protocol, its error classes, the clients and their registry."""

@@ -1,0 +1,1 @@
+"""Tests of the real `merkle` entry point, one module per command."""

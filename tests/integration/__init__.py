@@ -1,0 +1,1 @@
+"""Tests over real parts together: the store, the file system, subprocesses."""
