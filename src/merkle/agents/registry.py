@@ -41,7 +41,8 @@ def _profile(settings: AgentSettings, base: AgentProfile | None) -> AgentProfile
         )
     except KeyError as missing:
         raise ConfigError(
-            f"agents.{settings.agent_id}.{missing.args[0]}: is required for a new agent",
+            f"{settings.origin}: agents.{settings.agent_id}.{missing.args[0]}:"
+            " is required for a new agent",
             hint="give the prompt inline, or from a file with the key's _path variant",
         ) from None
 

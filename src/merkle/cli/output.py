@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from merkle.agents import AgentRegistry
 from merkle.config import Settings, load_settings, user_config_path
 from merkle.errors import MerkleError, WorkspaceNotFound
 from merkle.workspace.layout import Workspace, locate
@@ -50,13 +51,19 @@ class CliState:
             return None
 
     def settings(self, workspace: Workspace | None, **flags: str | None) -> Settings:
-        """The configuration: workspace file, user file, environment, then `flags`."""
-        return load_settings(
+        """The configuration: workspace file, user file, environment, then `flags`.
+
+        The agents are built from it at once, so that an incomplete agent is
+        reported by any command, not only by the first that uses it.
+        """
+        settings = load_settings(
             workspace_config=workspace.config_path if workspace else None,
             workspace_root=workspace.root if workspace else None,
             user_config=user_config_path(),
             flags={key: value for key, value in flags.items() if value is not None},
         )
+        AgentRegistry(settings.agents)
+        return settings
 
     def echo(self, line: str = "") -> None:
         """One line of the command's result on stdout."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from typing import Any
@@ -80,6 +79,8 @@ def test(ctx: typer.Context, name: str, json_output: bool = JSON_OPTION) -> None
     """Send a tiny completion and report the model and latency, or the classified error."""
     state = state_of(ctx)
     registry = _registry(ctx, json_output)
+    import asyncio  # deferred: with its network modules it costs every other command 25 ms
+
     with reporting(state, json_output=json_output):
         provider = registry.build(name)
         started = time.perf_counter()

@@ -251,19 +251,29 @@ def _merge(target: dict[str, Any], update: Mapping[str, Any]) -> None:
             target[key] = value
 
 
-def _provider(name: str, values: Mapping[str, Any]) -> ProviderSettings:
+def _provider(name: str, values: Mapping[str, Any], origin: str) -> ProviderSettings:
     kind = values.get("type")
     if kind is None:
         raise ConfigError(
-            f"providers.{name}.type: is required",
+            f"{origin}: providers.{name}.type: is required",
             hint=f"set type to one of {', '.join(PROVIDER_TYPES)}",
         )
     if kind != "local" and "model" not in values:
         raise ConfigError(
-            f"providers.{name}.model: is required for a provider of type {kind}",
+            f"{origin}: providers.{name}.model: is required for a provider of type {kind}",
             hint='name the model to use, e.g. model = "gpt-4o-mini"',
         )
-    return ProviderSettings(name=name, **values)
+    return ProviderSettings(name=name, origin=origin, **values)
+
+
+def _origins(checked: list[tuple[Source, dict[str, Any]]]) -> dict[tuple[str, str], str]:
+    """For each named table entry, the sources that declare it."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for source, values in checked:
+        for section in NAMED_TABLES:
+            for name in values.get(section, {}):
+                found.setdefault((section, name), []).append(source.label)
+    return {key: ", ".join(labels) for key, labels in found.items()}
 
 
 def load_settings(
@@ -285,16 +295,24 @@ def load_settings(
     sources += environment_source(os.environ if environ is None else environ)
     if flags:
         sources.append(Source("command-line flags", {"defaults": dict(flags)}))
+    checked = [(source, check_source(source)) for source in sources]
     merged: dict[str, Any] = {}
-    for source in sources:
-        _merge(merged, check_source(source))
+    for _, values in checked:
+        _merge(merged, values)
+    origins = _origins(checked)
     defaults = merged.get("defaults", {})
     return Settings(
         agent=defaults.get("agent", DEFAULT_AGENT),
         provider=defaults.get("provider", DEFAULT_PROVIDER),
         frame_type=defaults.get("frame_type", DEFAULT_FRAME_TYPE),
-        providers={n: _provider(n, v) for n, v in merged.get("providers", {}).items()},
-        agents={n: AgentSettings(agent_id=n, **v) for n, v in merged.get("agents", {}).items()},
+        providers={
+            n: _provider(n, v, origins[("providers", n)])
+            for n, v in merged.get("providers", {}).items()
+        },
+        agents={
+            n: AgentSettings(agent_id=n, origin=origins[("agents", n)], **v)
+            for n, v in merged.get("agents", {}).items()
+        },
         generation=GenerationSettings(**merged.get("generation", {})),
         sources=tuple(s.label for s in sources),
     )

@@ -11,7 +11,8 @@ class ProviderSettings:
     """One configured provider.
 
     `api_key_env` names the environment variable that holds the API key; the
-    key itself never appears in configuration.
+    key itself never appears in configuration. `origin` names the
+    configuration source(s) that declared it.
     """
 
     name: str
@@ -22,11 +23,15 @@ class ProviderSettings:
     timeout_s: float = 60.0
     max_tokens: int = 1024
     temperature: float | None = None
+    origin: str = "built-in"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentSettings:
-    """One agent as configured: every field left out keeps the built-in value."""
+    """One agent as configured: every field left out keeps the built-in value.
+
+    `origin` names the configuration source(s) that declared it.
+    """
 
     agent_id: str
     role: str | None = None
@@ -39,6 +44,7 @@ class AgentSettings:
     max_concurrent: int | None = None
     requests_per_minute: float | None = None
     min_interval_s: float | None = None
+    origin: str = "built-in"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

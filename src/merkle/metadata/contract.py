@@ -56,7 +56,10 @@ class FrameMetadata:
     def to_dict(self) -> dict[str, Any]:
         """The record as a mapping of every key, in the contract's order."""
         mapping = asdict(self)
-        mapping["source"] = self.source.value
+        # A record made without the builder may hold a plain string here; the
+        # policy, not an AttributeError, must be what refuses a bad one.
+        if isinstance(self.source, Source):
+            mapping["source"] = self.source.value
         return mapping
 
     def canonical_json(self) -> str:

@@ -1,0 +1,106 @@
+"""The summary of one file block: pick the outliner for its format, render it.
+
+A file the payload marks as binary is described from its name and size. A
+text cut short by the payload's size budget has its truncation marker taken
+off and noted, so the outliner reads only real content. A text that does not
+parse in the format its name promises falls back to a simpler outline, with
+a note that says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from merkle.providers.local.code_outline import outline_code
+from merkle.providers.local.data_outline import (
+    outline_csv,
+    outline_ini,
+    outline_json,
+    outline_toml,
+    outline_yaml,
+)
+from merkle.providers.local.formats import Format, detect
+from merkle.providers.local.outline import Outline, UnparsableText, code, render_outline
+from merkle.providers.local.python_outline import outline_python
+from merkle.providers.local.text_outline import (
+    outline_binary,
+    outline_generic,
+    outline_markdown,
+    outline_plain_text,
+)
+from merkle.providers.payload import Block
+
+TRUNCATION_MARKER = "[... truncated"
+
+_Outliner = Callable[[str, str], Outline]
+
+_OUTLINERS: dict[Format, _Outliner] = {
+    Format.MARKDOWN: outline_markdown,
+    Format.JSON: outline_json,
+    Format.TOML: outline_toml,
+    Format.YAML: outline_yaml,
+    Format.INI: outline_ini,
+    Format.CSV: outline_csv,
+    Format.TEXT: outline_plain_text,
+    Format.UNKNOWN: outline_generic,
+}
+
+
+def summarise_file(block: Block) -> str:
+    """The Markdown summary of the file in `block`."""
+    if block.attributes.get("binary") == "true":
+        return render_outline(
+            block.path, outline_binary(block.path, block.attributes.get("size_bytes"))
+        )
+    text, marker = split_truncation(block.body)
+    outline = _outline(block.path, text, truncated=marker is not None)
+    if marker is not None:
+        note = (
+            f"the file was cut short before it was sent ({code(marker)}); "
+            "this outline covers the part that was sent."
+        )
+        outline = _with_note(outline, note)
+    return render_outline(block.path, outline)
+
+
+def split_truncation(body: str) -> tuple[str, str | None]:
+    """The text without a trailing truncation marker line, and that marker."""
+    stripped = body.rstrip("\n")
+    head, _, last = stripped.rpartition("\n")
+    if last.startswith(TRUNCATION_MARKER):
+        return head, last.strip()
+    return body, None
+
+
+def _outline(path: str, text: str, *, truncated: bool) -> Outline:
+    if not text.strip():
+        return Outline(summary=None, facts="Empty file: it holds no text.")
+    language = detect(path, text)
+    try:
+        return _outline_as(language, path, text, truncated=truncated)
+    except UnparsableText as error:
+        fallback = (
+            outline_code(path, text, language=Format.PYTHON)
+            if language is Format.PYTHON
+            else outline_generic(path, text)
+        )
+        note = f"it does not parse as {language.value} ({error}), so this outline is a plain one."
+        return _with_note(fallback, note)
+
+
+def _outline_as(language: Format, path: str, text: str, *, truncated: bool) -> Outline:
+    if language is Format.PYTHON:
+        return outline_python(path, text, truncated=truncated)
+    outliner = _OUTLINERS.get(language)
+    if outliner is not None:
+        return outliner(path, text)
+    return outline_code(path, text, language=language)
+
+
+def _with_note(outline: Outline, note: str) -> Outline:
+    return Outline(
+        summary=outline.summary,
+        facts=outline.facts,
+        sections=outline.sections,
+        notes=(*outline.notes, note),
+    )

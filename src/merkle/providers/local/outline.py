@@ -1,0 +1,122 @@
+"""The shape every file summary of the local provider takes, and its Markdown.
+
+An outliner turns a file's text into an `Outline`: one sentence on what the
+file is for (when the file says so itself), one line of facts (kind, size,
+counts) and titled sections of bullet items. `render_outline` writes it out
+with fixed caps, so a huge file still gives a bounded summary. The first line
+after the heading is always the most informative one, because a directory's
+summary quotes exactly that line for each child.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_ITEMS = 40
+"""Top-level items listed per section before "and N more"."""
+
+MAX_ITEM_CHARS = 220
+MAX_SUMMARY_CHARS = 400
+
+
+class UnparsableText(ValueError):
+    """The text is not valid in the format its name promises; `str()` says why."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Section:
+    """A titled list. An item's leading spaces nest it under the item above."""
+
+    title: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outline:
+    """What the local provider knows about one file."""
+
+    summary: str | None
+    facts: str
+    sections: tuple[Section, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def code(text: str) -> str:
+    """`text` as an inline code span, safe when it holds backticks itself."""
+    if "`" in text:
+        return f"`` {text.replace('``', '` `')} ``"
+    return f"`{text}`"
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` on one line, cut to at most `limit` characters with a visible `...`."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[: max(limit - 3, 0)].rstrip() + "..."
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """`1 function`, `3 functions`, with an irregular plural when given."""
+    word = singular if count == 1 else (plural_form or f"{singular}s")
+    return f"{count} {word}"
+
+
+def join_names(names: list[str], *, limit: int = MAX_ITEMS) -> str:
+    """Names as code spans, comma-separated, with "and N more" past `limit`."""
+    shown = ", ".join(code(name) for name in names[:limit])
+    hidden = len(names) - limit
+    return f"{shown} and {hidden} more" if hidden > 0 else shown
+
+
+def count_lines(text: str) -> int:
+    """Lines of `text`, counting a last line without a newline."""
+    return len(text.splitlines())
+
+
+def first_paragraph(lines: list[str]) -> str | None:
+    """The first run of non-blank lines, joined on one line."""
+    paragraph: list[str] = []
+    for line in lines:
+        if line.strip():
+            paragraph.append(line.strip())
+        elif paragraph:
+            break
+    return " ".join(paragraph) if paragraph else None
+
+
+def render_outline(path: str, outline: Outline) -> str:
+    """The Markdown summary of the file at `path`."""
+    parts = [f"# {code(path)}"]
+    if outline.summary:
+        parts.append(clip(outline.summary, MAX_SUMMARY_CHARS))
+    parts.append(outline.facts)
+    parts.extend(f"Note: {note}" for note in outline.notes)
+    for section in outline.sections:
+        if section.items:
+            parts.append(f"## {section.title}\n\n" + "\n".join(_section_lines(section.items)))
+    return "\n\n".join(parts) + "\n"
+
+
+def _section_lines(items: tuple[str, ...]) -> list[str]:
+    lines: list[str] = []
+    shown = hidden = 0
+    skipping = False
+    for item in items:
+        depth = len(item) - len(item.lstrip(" "))
+        if depth == 0:
+            # Only top-level items count against the cap; their nested items
+            # follow them in or out, so a cut never orphans a sub-item.
+            skipping = shown >= MAX_ITEMS
+            shown += not skipping
+            hidden += skipping
+        if not skipping:
+            lines.append(" " * depth + "- " + _balanced(clip(item, MAX_ITEM_CHARS)))
+    if hidden:
+        lines.append(f"- and {hidden} more")
+    return lines
+
+
+def _balanced(text: str) -> str:
+    # A clipped item may have lost the backtick that closes its code span.
+    return text + "`" if text.count("`") % 2 else text

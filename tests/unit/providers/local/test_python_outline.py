@@ -1,0 +1,170 @@
+"""The Python outline: signatures, classes, imports, constants, entry point, caps."""
+
+from __future__ import annotations
+
+from tests.unit.providers.local.support import summarise_file
+
+SAMPLE = '''"""Sample module for the outline.
+
+More detail that is not part of the first paragraph.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os.path
+from typing import Any
+
+import httpx
+
+from . import siblings
+from ..core import engine
+from pkg.models import Model
+
+MAX_RETRIES = 3
+TIMEOUT_S: float = 2.5
+_PRIVATE_LIMIT = 10
+lowercase_value = 1
+
+
+class Base:
+    """A base."""
+
+
+class Worker(Base, metaclass=Meta):
+    """Runs jobs.
+
+    Not this line.
+    """
+
+    name: str
+    retries: int = 0
+
+    def __init__(self, name: str, /, retries: int = 0) -> None:
+        """Make one."""
+
+    async def run(self, *jobs: str, timeout_s: float | None = None, **extra: Any) -> list[str]:
+        """Run the jobs."""
+        return []
+
+    @property
+    def busy(self) -> bool:
+        """Whether it works."""
+        return False
+
+    @busy.setter
+    def busy(self, value: bool) -> None:
+        pass
+
+    @staticmethod
+    def parse(raw: str) -> int:
+        return int(raw)
+
+    @classmethod
+    def make(cls, name="w") -> Worker:
+        return cls(name)
+
+    def _helper(self) -> None:
+        pass
+
+
+async def fetch(url: str, *, retries: int = MAX_RETRIES) -> bytes:
+    """Fetch one URL."""
+    return b""
+
+
+def _internal() -> None:
+    pass
+
+
+if __name__ == "__main__":
+    asyncio.run(fetch("x"))
+'''
+
+
+def test_the_summary_line_is_the_docstrings_first_paragraph() -> None:
+    lines = summarise_file("pkg/sample/worker.py", SAMPLE).splitlines()
+    assert lines[2] == "Sample module for the outline."
+    assert lines[4] == (
+        "Python module, 75 lines: 2 classes, 2 functions, 3 constants. "
+        'Runs as a script: `if __name__ == "__main__"` calls `asyncio.run`, `fetch`.'
+    )
+
+
+def test_imports_are_grouped_by_origin_and_sorted() -> None:
+    summary = summarise_file("pkg/sample/worker.py", SAMPLE)
+    assert "- standard library: `asyncio`, `os.path`, `typing`" in summary
+    assert "- third-party: `httpx`" in summary
+    assert "- local: `..core`, `.siblings`, `pkg.models`" in summary
+    assert "__future__" not in summary
+
+
+def test_classes_show_bases_fields_and_public_methods_with_signatures() -> None:
+    summary = summarise_file("pkg/sample/worker.py", SAMPLE)
+    expected = [
+        "- `Base` — A base.",
+        "- `Worker(Base, metaclass=Meta)` — Runs jobs.",
+        "  - fields: `name: str`, `retries: int`",
+        "  - `__init__(name: str, /, retries: int = 0) -> None` — Make one.",
+        "  - `async run(*jobs: str, timeout_s: float | None = None, **extra: Any) -> list[str]`"
+        " — Run the jobs.",
+        "  - `busy: bool` (property) — Whether it works.",
+        "  - `parse(raw: str) -> int`",
+        "  - `@classmethod` `make(name='w') -> Worker`",
+        "  - private: `_helper`",
+    ]
+    lines = summary.splitlines()
+    start = lines.index(expected[0])
+    assert lines[start : start + len(expected)] == expected
+
+
+def test_functions_show_async_defaults_and_docstrings_then_private_names() -> None:
+    summary = summarise_file("pkg/sample/worker.py", SAMPLE)
+    assert (
+        "- `async fetch(url: str, *, retries: int = MAX_RETRIES) -> bytes` — Fetch one URL."
+    ) in summary
+    assert "- private: `_internal`" in summary
+
+
+def test_constants_are_upper_case_assignments_with_values() -> None:
+    summary = summarise_file("pkg/sample/worker.py", SAMPLE)
+    constants = summary.split("## Constants\n\n")[1].split("\n\n")[0].splitlines()
+    assert constants == [
+        "- `MAX_RETRIES = 3`",
+        "- `TIMEOUT_S: float = 2.5`",
+        "- private: `_PRIVATE_LIMIT`",
+    ]
+
+
+def test_a_module_without_docstring_is_summarised_by_what_it_defines() -> None:
+    text = "class A:\n    pass\n\n\ndef b():\n    pass\n\n\ndef _c():\n    pass\n"
+    lines = summarise_file("x/mod.py", text).splitlines()
+    assert lines[2] == "Defines classes `A` and functions `b`."
+
+
+def test_a_test_module_and_a_package_initialiser_are_named_as_such() -> None:
+    assert "Python test module, 2 lines: 1 function." in summarise_file(
+        "tests/test_x.py", "def test_x():\n    pass\n"
+    )
+    assert "Python package initialiser, 1 line." in summarise_file(
+        "pkg/__init__.py", '"""The package."""\n'
+    )
+
+
+def test_exports_list_dunder_all() -> None:
+    summary = summarise_file("pkg/__init__.py", '__all__ = ["a", "b"]\n')
+    assert "- `__all__`: `a`, `b`" in summary
+
+
+def test_long_lists_are_capped_with_a_count_of_the_rest() -> None:
+    text = "\n".join(f"def f{index}(x: int) -> int:\n    return x\n" for index in range(55))
+    summary = summarise_file("pkg/many.py", text)
+    assert "- `f39(x: int) -> int`" in summary
+    assert "`f40(" not in summary
+    assert "- and 15 more" in summary
+
+
+def test_invalid_escape_sequences_do_not_leak_warnings() -> None:
+    # pytest turns warnings into errors here: a leaked SyntaxWarning fails the test.
+    summary = summarise_file("pkg/regex.py", 'PATTERN = "\\d+"\n')
+    assert "PATTERN" in summary
