@@ -138,6 +138,11 @@ def test_a_flag_wins_over_every_file_and_variable(
             "providers.p.temperature",
             "up to 2",
         ),
+        (
+            "[providers.c]\ntype = 'anthropic'\nmodel = 'm'\ntemperature = 0.5\n",
+            "providers.c.temperature",
+            "no longer takes it",
+        ),
         ("[agents.a]\nrole = 'boss'\n", "agents.a.role", "must be one of"),
         ("[agents.a]\nmax_concurrent = 0\n", "agents.a.max_concurrent", "from 1 to 256"),
         (

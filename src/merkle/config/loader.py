@@ -263,6 +263,11 @@ def _provider(name: str, values: Mapping[str, Any], origin: str) -> ProviderSett
             f"{origin}: providers.{name}.model: is required for a provider of type {kind}",
             hint='name the model to use, e.g. model = "gpt-4o-mini"',
         )
+    if kind == "anthropic" and values.get("temperature") is not None:
+        raise ConfigError(
+            f"{origin}: providers.{name}.temperature: the Anthropic API no longer takes it",
+            hint="remove temperature from this provider",
+        )
     return ProviderSettings(name=name, origin=origin, **values)
 
 
