@@ -11,13 +11,19 @@ import typer
 from merkle.cli.output import print_json, reporting, state_of
 from merkle.config import ProviderSettings
 from merkle.providers.base import CompletionOptions, Message, ProviderError, Role
+from merkle.providers.payload import file_block
 from merkle.providers.registry import ProviderRegistry
 
 provider_app = typer.Typer(help="List, show and test providers.", no_args_is_help=True)
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+# A real, tiny payload: one file block, so that every provider (the local one
+# reads blocks) answers it like a generation request.
 TEST_MESSAGES = (
     Message(role=Role.SYSTEM, content="You are a connectivity check. Answer briefly."),
-    Message(role=Role.USER, content="Reply with the single word: ok"),
+    Message(
+        role=Role.USER,
+        content=file_block("hello.txt", "hello") + "\n\nReply with the single word: ok",
+    ),
 )
 
 
@@ -77,30 +83,28 @@ def show(ctx: typer.Context, name: str, json_output: bool = JSON_OPTION) -> None
 @provider_app.command("test")
 def test(ctx: typer.Context, name: str, json_output: bool = JSON_OPTION) -> None:
     """Send a tiny completion and report the model and latency, or the classified error."""
-    state = state_of(ctx)
-    registry = _registry(ctx, json_output)
     import asyncio  # deferred: with its network modules it costs every other command 25 ms
 
+    state = state_of(ctx)
+    registry = _registry(ctx, json_output)
     with reporting(state, json_output=json_output):
         provider = registry.build(name)
-        started = time.perf_counter()
-        try:
-            completion = asyncio.run(
-                provider.complete(TEST_MESSAGES, CompletionOptions(max_tokens=16))
+    started = time.perf_counter()
+    try:
+        completion = asyncio.run(provider.complete(TEST_MESSAGES, CompletionOptions(max_tokens=16)))
+    except ProviderError as error:
+        if json_output:
+            print_json(
+                {
+                    "name": name,
+                    "ok": False,
+                    "error_class": error.error_class.value,
+                    "retryable": error.retryable,
+                    "message": error.message,
+                    "hint": error.hint,
+                }
             )
-        except ProviderError as error:
-            if json_output:
-                print_json(
-                    {
-                        "name": name,
-                        "ok": False,
-                        "error_class": error.error_class.value,
-                        "retryable": error.retryable,
-                        "message": error.message,
-                        "hint": error.hint,
-                    }
-                )
-                json_output = False  # the error document is out; stderr gets the rest
+        with reporting(state, json_output=False):
             raise
     latency_s = time.perf_counter() - started
     if json_output:
