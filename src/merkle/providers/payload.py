@@ -2,7 +2,8 @@
 
 A user message starts with content blocks, then the agent's instructions.
 A file node sends its text in one `<file>` block; a directory sends each
-child's frame in a `<child>` block, in path order. Inside a block, a closing
+child's frame in a `<child>` block, in path order, and an empty directory
+sends one `<directory>` block that says so. Inside a block, a closing
 tag of the block's own kind is escaped (`<\\/file>`), so a block always ends
 at its first closing tag and parsing is unambiguous. The local provider reads
 the blocks back; every other provider just sends them.
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from html import escape, unescape
 
 _BLOCK = re.compile(
-    r'<(?P<kind>file|child) path="(?P<path>[^"]*)"(?P<attrs>[^>]*)>\n(?P<body>.*?)\n</(?P=kind)>',
+    r'<(?P<kind>file|child|directory) path="(?P<path>[^"]*)"(?P<attrs>[^>]*)>\n'
+    r"(?P<body>.*?)\n</(?P=kind)>",
     re.DOTALL,
 )
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
@@ -48,6 +50,11 @@ def file_block(path: str, text: str, **attributes: str) -> str:
 def child_block(path: str, text: str, **attributes: str) -> str:
     """A child's frame, delimited with the child's path."""
     return _block("child", path, text, attributes)
+
+
+def directory_block(path: str, text: str, **attributes: str) -> str:
+    """A note about a directory itself, such as that it is empty."""
+    return _block("directory", path, text, attributes)
 
 
 def parse_blocks(message: str) -> list[Block]:

@@ -12,13 +12,12 @@ beside it.
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import re
 import stat
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from merkle.tree.builtin_ignore import is_builtin_ignored
 from merkle.tree.paths import ROOT, name_of
 
 if TYPE_CHECKING:
@@ -27,79 +26,7 @@ if TYPE_CHECKING:
 RULE_FILES = (".gitignore", ".merkleignore")
 MAX_RULE_FILE_BYTES = 1 << 20
 
-BUILTIN_DIRECTORIES = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        ".merkle",
-        ".venv",
-        "__pycache__",
-        "node_modules",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".tox",
-        ".nox",
-        ".hypothesis",
-        ".eggs",
-        ".ssh",
-        ".gnupg",
-        ".aws",
-    }
-)
-
-# Matched against the lower-cased name of any entry.
-BUILTIN_NAME_PATTERNS = (
-    "*.pyc",
-    "*.pyo",
-    ".ds_store",
-    # Secrets: environment files, private keys, certificates, credentials.
-    ".env*",
-    "*.pem",
-    "*.key",
-    "*.p12",
-    "*.pfx",
-    "*.crt",
-    "*.cer",
-    "*.der",
-    "*.jks",
-    "*.keystore",
-    "*.kdbx",
-    "*.ppk",
-    "id_rsa*",
-    "id_dsa*",
-    "id_ecdsa*",
-    "id_ed25519*",
-    ".netrc",
-    ".pgpass",
-    ".pypirc",
-    ".npmrc",
-    ".git-credentials",
-    ".htpasswd",
-    "credentials",
-    ".credentials",
-    "credentials.json",
-    "credentials.y*ml",
-    "credentials.toml",
-    "*credentials*.json",
-    "service-account*.json",
-    "secrets.json",
-    "secrets.y*ml",
-    "secrets.toml",
-    "secrets.env",
-    "*.tfvars",
-    "*.tfstate",
-)
-_BUILTIN_NAME_RE = re.compile("|".join(fnmatch.translate(p) for p in BUILTIN_NAME_PATTERNS))
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def is_builtin_ignored(name: str, *, is_dir: bool) -> bool:
-    """Whether the built-in rules leave out an entry called `name`."""
-    if is_dir and name in BUILTIN_DIRECTORIES:
-        return True
-    return _BUILTIN_NAME_RE.match(name.lower()) is not None
 
 
 def _read_rule_file(abs_path: str) -> list[str]:

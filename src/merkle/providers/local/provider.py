@@ -90,6 +90,8 @@ def summarise(prompt: str) -> str:
             hint='it reads `<file path="...">` or `<child path="...">` blocks; '
             "build prompts with merkle.providers.payload",
         )
+    if kinds == {"directory"}:
+        return "\n".join(f"# `{block.path}/`\n\nAn empty directory." for block in blocks)
     if kinds != {"file"} and kinds != {"child"}:
         raise ProviderError(
             ErrorClass.BAD_REQUEST,

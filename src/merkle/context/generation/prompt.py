@@ -1,0 +1,219 @@
+"""Generation unit C1: the prompt, rendered from the agent's templates and the node's context.
+
+A file node sends its text; a directory sends its children's head frames
+(same agent, same frame type) in path order. What is sent is bounded and
+scrubbed: binary and non-UTF-8 files become a placeholder naming the size,
+text over the budget is cut with a visible marker, anything that looks like a
+credential is redacted, secret-looking or ignored files are never read, and
+the file must still be the one the scan hashed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from blake3 import blake3
+
+from merkle.agents import AgentProfile
+from merkle.context.queue import FrameRequest
+from merkle.errors import WorkFailed
+from merkle.metadata.credentials import redact
+from merkle.providers.base import Message, Role
+from merkle.providers.payload import child_block, directory_block, file_block
+from merkle.store import FrameStorage, NodeRecord, NodeRecordStore, NodeType
+from merkle.tree.builtin_ignore import is_builtin_ignored
+from merkle.tree.paths import name_of
+
+CHUNK_BYTES = 1 << 20
+_SNIFF_BYTES = 8192
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class PromptError(WorkFailed):
+    """The prompt cannot be built: a permanent failure of this request.
+
+    `error_class` names why, like a provider error's; trying again will not help.
+    """
+
+    retryable = False
+
+    def __init__(self, error_class: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.error_class = error_class
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromptPayload:
+    """The rendered prompt: its messages, and a digest that names it without its text.
+
+    `redactions` lists the rules whose matches were replaced before sending.
+    """
+
+    messages: tuple[Message, ...]
+    digest: str
+    redactions: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The payload as plain data, in a stable shape (for parity artifacts)."""
+        return {
+            "messages": [{"role": m.role.value, "content": m.content} for m in self.messages],
+            "digest": self.digest,
+            "redactions": list(self.redactions),
+        }
+
+
+def _digest(messages: tuple[Message, ...]) -> str:
+    canonical = json.dumps(
+        [[m.role.value, m.content] for m in messages], ensure_ascii=False, separators=(",", ":")
+    )
+    return blake3(canonical.encode("utf-8")).hexdigest()
+
+
+def fill_template(template: str, values: Mapping[str, object]) -> str:
+    """A prompt template with its `{path}`, `{node_type}` and `{file_size}` filled in."""
+    try:
+        return template.format_map(values)
+    except (KeyError, ValueError, IndexError) as error:
+        raise PromptError(
+            "template",
+            f"the prompt template cannot be filled: {error}",
+            hint="run `merkle agent validate` and fix the template",
+        ) from error
+
+
+def _decode(data: bytes, *, cut: bool) -> str | None:
+    """`data` as text, or None for binary or non-UTF-8 content."""
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A cut may split the last character: drop its first bytes, nothing else.
+        if cut and error.start >= len(data) - 3:
+            return data[: error.start].decode("utf-8", "strict")
+        return None
+
+
+class PromptBuilder:
+    """Renders prompts for one workspace, reading its files and its stored frames."""
+
+    def __init__(
+        self,
+        *,
+        workspace_root: Path,
+        nodes: NodeRecordStore,
+        frames: FrameStorage,
+        file_budget_bytes: int,
+    ) -> None:
+        self._root = Path(os.path.realpath(workspace_root))
+        self._nodes = nodes
+        self._frames = frames
+        self._budget = file_budget_bytes
+
+    def build(self, request: FrameRequest, agent: AgentProfile) -> PromptPayload:
+        """The system and user messages for `request`, written as `agent`."""
+        record = self._nodes.get(request.node_id)
+        if record is None:
+            raise PromptError(
+                "unknown_node",
+                f"{request.path}: node {request.node_id} is not stored",
+                hint="run `merkle scan`, then generate again",
+            )
+        if record.node_type is NodeType.FILE:
+            blocks, template = self._file_blocks(record), agent.user_prompt_file
+        else:
+            blocks, template = self._child_blocks(record, request), agent.user_prompt_directory
+        scrubbed, redactions = redact("\n\n".join(blocks))
+        values = {
+            "path": record.path,
+            "node_type": record.node_type.value,
+            "file_size": record.size_bytes,
+        }
+        parts = [scrubbed, fill_template(template, values)]
+        if agent.response_template:
+            parts.append(agent.response_template)
+        messages = (
+            Message(role=Role.SYSTEM, content=agent.system_prompt),
+            Message(role=Role.USER, content="\n\n".join(parts)),
+        )
+        return PromptPayload(
+            messages=messages, digest=_digest(messages), redactions=tuple(redactions)
+        )
+
+    # -- a file: its text ------------------------------------------------------------
+
+    def _file_blocks(self, record: NodeRecord) -> list[str]:
+        if is_builtin_ignored(name_of(record.path), is_dir=False):
+            raise PromptError(
+                "secret_file",
+                f"{record.path} looks like a secret and is never read into a prompt",
+            )
+        head, total = self._read_verified(record)
+        text = _decode(head, cut=total > len(head))
+        if text is None:
+            placeholder = f"[binary or non-UTF-8 file, {total:,} bytes, not shown]"
+            return [file_block(record.path, placeholder, binary="true", size_bytes=str(total))]
+        if total > len(head):
+            text += f"\n[... truncated: showing the first {len(head):,} of {total:,} bytes ...]"
+        return [file_block(record.path, text)]
+
+    def _read_verified(self, record: NodeRecord) -> tuple[bytes, int]:
+        """The first `budget` bytes of the file and its size, after checking that the
+        whole file still hashes to the scanned content."""
+        absolute = self._root / record.path
+        if os.path.realpath(absolute) != str(absolute):
+            raise PromptError(
+                "outside_workspace", f"{record.path} is reached through a link; not read"
+            )
+        hasher = blake3()
+        head = bytearray()
+        try:
+            fd = os.open(absolute, _OPEN_FLAGS | os.O_NONBLOCK)
+        except OSError as error:
+            raise self._changed(record, f"cannot open it ({error.strerror})") from error
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise self._changed(record, "it is no longer a regular file")
+            while chunk := handle.read(CHUNK_BYTES):
+                hasher.update(chunk)
+                if len(head) < self._budget:
+                    head += chunk[: self._budget - len(head)]
+            total = handle.tell()
+        if hasher.hexdigest() != record.content_hash:
+            raise self._changed(record, "its content differs from the scanned one")
+        return bytes(head), total
+
+    @staticmethod
+    def _changed(record: NodeRecord, why: str) -> PromptError:
+        return PromptError(
+            "stale_node",
+            f"{record.path} changed since the scan: {why}",
+            hint="run `merkle scan`, then generate again",
+        )
+
+    # -- a directory: its children's frames --------------------------------------------
+
+    def _child_blocks(self, record: NodeRecord, request: FrameRequest) -> list[str]:
+        if not record.children:
+            return [directory_block(record.path, "(empty directory)", children="0")]
+        blocks = []
+        for name, child_id in record.children:
+            child = self._nodes.get(child_id)
+            frame = self._frames.head_frame(child_id, request.agent_id, request.frame_type)
+            child_path = child.path if child is not None else f"{record.path}/{name}"
+            if child is None or frame is None:
+                raise PromptError(
+                    "missing_child_frame",
+                    f"{record.path}: child {child_path} has no {request.frame_type} frame"
+                    f" of agent {request.agent_id}",
+                    hint=f"generate {child_path} first (a recursive generate orders"
+                    " children before their directory)",
+                )
+            blocks.append(child_block(child.path, frame.content, node_type=child.node_type.value))
+        return blocks

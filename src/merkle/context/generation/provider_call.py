@@ -1,0 +1,81 @@
+"""Generation unit C2: one provider call behind an explicit request and response.
+
+No retry here: a failure is raised as the provider classified it, and the
+queue decides whether to try again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from merkle.providers.base import (
+    CompletionOptions,
+    ErrorClass,
+    Message,
+    Provider,
+    ProviderError,
+    Usage,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderRequest:
+    """Which provider and model, the messages, and the options of one call."""
+
+    provider_name: str
+    provider_type: str
+    model: str
+    messages: tuple[Message, ...]
+    options: CompletionOptions
+
+    def to_json(self) -> dict[str, Any]:
+        """The request as plain data, in a stable shape (for parity artifacts)."""
+        return {
+            "provider_name": self.provider_name,
+            "provider_type": self.provider_type,
+            "model": self.model,
+            "messages": [{"role": m.role.value, "content": m.content} for m in self.messages],
+            "options": {
+                "max_tokens": self.options.max_tokens,
+                "temperature": self.options.temperature,
+                "timeout_s": self.options.timeout_s,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderResponse:
+    """What came back: the text, the model that wrote it, and the usage."""
+
+    text: str
+    model: str
+    usage: Usage
+
+
+def provider_request(
+    provider: Provider, messages: tuple[Message, ...], options: CompletionOptions
+) -> ProviderRequest:
+    """The request for `provider` carrying `messages`."""
+    return ProviderRequest(
+        provider_name=provider.name,
+        provider_type=provider.provider_type,
+        model=provider.model,
+        messages=messages,
+        options=options,
+    )
+
+
+async def call_provider(request: ProviderRequest, provider: Provider) -> ProviderResponse:
+    """Make the one call; raises `ProviderError` as classified by the provider.
+
+    An empty answer is a server error (worth another attempt), not a frame.
+    """
+    completion = await provider.complete(request.messages, request.options)
+    if not completion.text.strip():
+        raise ProviderError(
+            ErrorClass.SERVER_ERROR,
+            f"{request.provider_name} returned an empty answer",
+            hint="the model said nothing; another attempt usually helps",
+        )
+    return ProviderResponse(text=completion.text, model=completion.model, usage=completion.usage)

@@ -1,0 +1,125 @@
+"""The one contract the queue worker calls: a request in, a frame draft out.
+
+`FrameGenerator.generate` runs the three units in order - prompt (C1),
+provider call (C2), metadata (C3) - and returns a `FrameDraft` for
+`ContextApi.put_frame`. It writes nothing itself and retries nothing: a
+failure is raised with its class, and `retryable` tells the queue whether
+another attempt may help.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from merkle.agents import AgentRegistry, AgentRole
+from merkle.config import GenerationSettings, ProviderSettings
+from merkle.context.api import FrameDraft
+from merkle.context.generation.frame_metadata import generated_metadata
+from merkle.context.generation.prompt import PromptBuilder, PromptError, PromptPayload
+from merkle.context.generation.provider_call import (
+    ProviderRequest,
+    ProviderResponse,
+    call_provider,
+    provider_request,
+)
+from merkle.context.queue import FrameRequest
+from merkle.providers.base import CompletionOptions, Provider
+from merkle.providers.registry import ProviderRegistry
+from merkle.store import Database, FrameStorage, NodeRecordStore
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenerationTrace:
+    """What one generation sent and got: the prompt, the provider request, the response."""
+
+    prompt: PromptPayload
+    call: ProviderRequest
+    response: ProviderResponse
+
+
+@dataclass(slots=True, kw_only=True)
+class GenerationDeps:
+    """What generation reads: the workspace, its database, the agents and providers."""
+
+    workspace_root: Path
+    database: Database
+    agents: AgentRegistry
+    providers: ProviderRegistry
+    settings: GenerationSettings
+    # Built providers, by name: one client (and connection pool) per provider.
+    _built: dict[str, Provider] = field(default_factory=dict)
+    # The database connection is shared with the threads that build prompts.
+    database_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def provider(self, name: str) -> tuple[Provider, ProviderSettings]:
+        """The provider called `name`, built once."""
+        settings = self.providers.settings(name)
+        if name not in self._built:
+            self._built[name] = self.providers.build(name)
+        return self._built[name], settings
+
+    async def aclose(self) -> None:
+        """Close the providers' clients, in the event loop that used them."""
+        for provider in self._built.values():
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()
+        self._built.clear()
+
+
+class FrameGenerator:
+    """Generates one frame draft per call: prompt, provider call, metadata."""
+
+    def __init__(self, deps: GenerationDeps) -> None:
+        self._deps = deps
+        self._prompts = PromptBuilder(
+            workspace_root=deps.workspace_root,
+            nodes=NodeRecordStore(deps.database),
+            frames=FrameStorage(deps.database),
+            file_budget_bytes=deps.settings.file_budget_bytes,
+        )
+
+    def prompt(self, request: FrameRequest) -> PromptPayload:
+        """Unit C1 alone: the prompt for `request` (reads files and frames; blocking)."""
+        agent = self._deps.agents.get(request.agent_id)
+        if agent.role is not AgentRole.WRITER:
+            raise PromptError(
+                "reader_agent",
+                f"agent {agent.agent_id} is a reader and may not generate frames",
+                hint="generate with a writer agent",
+            )
+        with self._deps.database_lock:
+            return self._prompts.build(request, agent)
+
+    async def generate(self, request: FrameRequest, *, attempt: int) -> FrameDraft:
+        """The frame draft for `request`; raises the classified error of a failure."""
+        draft, _ = await self.generate_traced(request, attempt=attempt)
+        return draft
+
+    async def generate_traced(
+        self, request: FrameRequest, *, attempt: int
+    ) -> tuple[FrameDraft, GenerationTrace]:
+        """`generate`, also returning what was sent and received."""
+        payload = await asyncio.to_thread(self.prompt, request)
+        provider, settings = self._deps.provider(request.provider_name)
+        options = CompletionOptions(
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            timeout_s=settings.timeout_s,
+        )
+        call = provider_request(provider, payload.messages, options)
+        response = await call_provider(call, provider)
+        metadata = generated_metadata(
+            request, call, response, prompt_digest=payload.digest, attempt=attempt
+        )
+        draft = FrameDraft(
+            node_id=request.node_id,
+            agent_id=request.agent_id,
+            frame_type=request.frame_type,
+            content=response.text,
+            metadata=metadata,
+        )
+        return draft, GenerationTrace(prompt=payload, call=call, response=response)
