@@ -7,11 +7,10 @@ from typing import Any
 import typer
 
 from merkle.agents import AgentProfile, AgentRegistry, profile_problems
-from merkle.cli.output import print_json, reporting, state_of
+from merkle.cli.output import JSON_OPTION, print_json, reporting, state_of
 from merkle.errors import WorkFailed
 
 agent_app = typer.Typer(help="List, show and check agents.", no_args_is_help=True)
-JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 
 
 def _summary(agent: AgentProfile) -> dict[str, Any]:

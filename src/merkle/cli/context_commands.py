@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from merkle.agents import AgentRegistry, AgentRole
-from merkle.cli.output import CliState, print_json, reporting, state_of
+from merkle.cli.output import JSON_OPTION, CliState, print_json, reporting, state_of, timestamp
 from merkle.context.api import ContextApi, ContextRead, FrameDraft, metadata_of
 from merkle.errors import UsageError, WorkFailed
 from merkle.metadata import Source, build_metadata
@@ -20,7 +19,6 @@ from merkle.workspace.layout import Workspace
 
 context_app = typer.Typer(help="Read and write context frames.", no_args_is_help=True)
 
-JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 AGENT_OPTION = typer.Option(
     None, "--agent", help="The agent whose frames to use (default: from configuration)."
 )
@@ -29,17 +27,13 @@ FRAME_TYPE_OPTION = typer.Option(
 )
 
 
-def _timestamp(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="milliseconds")
-
-
 def _frame_payload(frame: Frame) -> dict[str, Any]:
     return {
         "frame_id": frame.frame_id,
         "node_id": frame.node_id,
         "agent_id": frame.agent_id,
         "frame_type": frame.frame_type,
-        "created_at": _timestamp(frame.created_at_ns),
+        "created_at": timestamp(frame.created_at_ns),
         "content": frame.content,
         "metadata": metadata_of(frame).to_dict(),
     }
@@ -65,7 +59,7 @@ def _print_read(state: CliState, read: ContextRead) -> None:
     state.echo(f"agent        {frame.agent_id}")
     state.echo(f"frame type   {frame.frame_type}")
     state.echo(f"frame        {frame.frame_id}")
-    state.echo(f"created      {_timestamp(frame.created_at_ns)}")
+    state.echo(f"created      {timestamp(frame.created_at_ns)}")
     metadata = read.metadata
     made_by = metadata.source.value
     if metadata.provider:
@@ -103,7 +97,7 @@ def _show_history(state: CliState, record: NodeRecord, frames: list[Frame], json
         state.info(f"no frames for {record.path}")
     for frame in frames:
         marker = "" if frame.node_id == record.node_id else " (earlier version)"
-        state.echo(f"== {_timestamp(frame.created_at_ns)}  {frame.frame_id}{marker}")
+        state.echo(f"== {timestamp(frame.created_at_ns)}  {frame.frame_id}{marker}")
         state.echo(frame.content.rstrip("\n"))
         state.echo()
 

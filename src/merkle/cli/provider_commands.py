@@ -8,14 +8,13 @@ from typing import Any
 
 import typer
 
-from merkle.cli.output import print_json, reporting, state_of
+from merkle.cli.output import JSON_OPTION, print_json, reporting, state_of
 from merkle.config import ProviderSettings
 from merkle.providers.base import CompletionOptions, Message, ProviderError, Role
 from merkle.providers.payload import file_block
 from merkle.providers.registry import ProviderRegistry
 
 provider_app = typer.Typer(help="List, show and test providers.", no_args_is_help=True)
-JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 # A real, tiny payload: one file block, so that every provider (the local one
 # reads blocks) answers it like a generation request.
 TEST_MESSAGES = (

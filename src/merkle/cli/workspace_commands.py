@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from merkle.cli.output import CliState, print_json, render_warnings, reporting, state_of
+from merkle.cli.output import (
+    JSON_OPTION,
+    CliState,
+    print_json,
+    render_warnings,
+    reporting,
+    state_of,
+    timestamp,
+)
 from merkle.config import Settings
 from merkle.errors import ValidationFailed
 from merkle.store import ScanCounts, ScanRecord
@@ -18,13 +25,7 @@ from merkle.workspace.scan import ScanResult, scan_workspace
 from merkle.workspace.status import StatusReport, workspace_status
 from merkle.workspace.validate import ValidationReport, validate_workspace
 
-JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
-
 workspace_app = typer.Typer(help="Check and maintain the workspace store.", no_args_is_help=True)
-
-
-def _timestamp(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def _counts_payload(counts: ScanCounts) -> dict[str, int]:
@@ -43,8 +44,8 @@ def _scan_payload(scan: ScanRecord) -> dict[str, Any]:
     return {
         "scan_id": scan.scan_id,
         "root_node_id": scan.root_node_id,
-        "started_at": _timestamp(scan.started_at_ns),
-        "finished_at": _timestamp(scan.finished_at_ns),
+        "started_at": timestamp(scan.started_at_ns),
+        "finished_at": timestamp(scan.finished_at_ns),
         "duration_s": round(scan.duration_s, 3),
         "counts": _counts_payload(scan.counts),
     }
@@ -199,7 +200,7 @@ def status(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
         return
     age_s = max(0.0, time.time() - last.finished_at_ns / 1e9)
     state.echo(f"root         {last.root_node_id}")
-    state.echo(f"last scan    {_timestamp(last.finished_at_ns)} ({age_s:,.0f} s ago)")
+    state.echo(f"last scan    {timestamp(last.finished_at_ns)} ({age_s:,.0f} s ago)")
     counts = last.counts
     state.echo(
         f"tree         {counts.files:,} files, {counts.directories:,} directories,"

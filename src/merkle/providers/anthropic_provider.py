@@ -19,7 +19,7 @@ a configured temperature is a `config` error, and a per-request one is not sent.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import anthropic
 from anthropic.types import MessageParam
@@ -42,14 +42,11 @@ from merkle.providers.remote import (
     or_setting,
     read_api_key,
     require_model,
+    utc_now,
 )
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_API_KEY_ENV = "ANTHROPIC_API_KEY"
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class AnthropicProvider:
@@ -63,7 +60,7 @@ class AnthropicProvider:
     """
 
     def __init__(
-        self, settings: ProviderSettings, *, clock: Callable[[], datetime] = _utc_now
+        self, settings: ProviderSettings, *, clock: Callable[[], datetime] = utc_now
     ) -> None:
         base_url = settings.base_url or DEFAULT_BASE_URL
         _refuse_temperature(settings)

@@ -14,7 +14,7 @@ whose body is not a chat completion with text is a retryable `server_error`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -36,14 +36,11 @@ from merkle.providers.remote import (
     or_setting,
     read_api_key,
     require_model,
+    utc_now,
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class OpenAIProvider:
@@ -56,7 +53,7 @@ class OpenAIProvider:
     """
 
     def __init__(
-        self, settings: ProviderSettings, *, clock: Callable[[], datetime] = _utc_now
+        self, settings: ProviderSettings, *, clock: Callable[[], datetime] = utc_now
     ) -> None:
         base_url = settings.base_url or DEFAULT_BASE_URL
         self._settings = settings

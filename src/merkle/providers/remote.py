@@ -25,7 +25,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
@@ -54,6 +54,11 @@ _MODEL_NOT_FOUND = re.compile(
 _DETAIL_LIMIT = 300
 
 _T = TypeVar("_T")
+
+
+def utc_now() -> datetime:
+    """The current time in UTC: when an answer arrived, for a `Retry-After` date."""
+    return datetime.now(UTC)
 
 
 def or_setting(option: _T | None, setting: _T) -> _T:
