@@ -124,4 +124,77 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        version=3,
+        name="frame generation queue",
+        statements=(
+            # One row per request. A live request (pending or processing) is unique
+            # per key: a second request for the key joins it instead (the index).
+            """
+            CREATE TABLE frame_requests (
+                request_id INTEGER PRIMARY KEY,
+                node_id TEXT NOT NULL,
+                path TEXT NOT NULL,
+                node_type TEXT NOT NULL CHECK (node_type IN ('file', 'directory')),
+                agent_id TEXT NOT NULL,
+                frame_type TEXT NOT NULL,
+                provider_name TEXT NOT NULL,
+                priority INTEGER NOT NULL,
+                plan_id TEXT,
+                force INTEGER NOT NULL DEFAULT 0,
+                state TEXT NOT NULL
+                    CHECK (state IN ('pending', 'processing', 'done', 'failed', 'cancelled')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at_ns INTEGER NOT NULL DEFAULT 0,
+                lease_owner TEXT,
+                lease_expires_at_ns INTEGER,
+                frame_id TEXT,
+                error_class TEXT,
+                error_message TEXT,
+                joined INTEGER NOT NULL DEFAULT 0,
+                created_at_ns INTEGER NOT NULL,
+                finished_at_ns INTEGER
+            )
+            """,
+            """
+            CREATE UNIQUE INDEX frame_requests_live_key
+            ON frame_requests (node_id, agent_id, frame_type)
+            WHERE state IN ('pending', 'processing')
+            """,
+            # Matches the claim query: pending work by priority, then age.
+            """
+            CREATE INDEX frame_requests_claim
+            ON frame_requests (state, priority DESC, request_id)
+            """,
+            # Who waits on a request, so that an interrupted process cancels only
+            # the work no one else needs.
+            """
+            CREATE TABLE request_waiters (
+                request_id INTEGER NOT NULL REFERENCES frame_requests (request_id),
+                owner TEXT NOT NULL,
+                PRIMARY KEY (request_id, owner)
+            )
+            """,
+            # Orchestrator plans; the oldest open one is the active plan.
+            """
+            CREATE TABLE plans (
+                plan_id TEXT PRIMARY KEY,
+                owner TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+                lease_expires_at_ns INTEGER NOT NULL,
+                created_at_ns INTEGER NOT NULL
+            )
+            """,
+            # When each agent last started a provider call, for its rate limit.
+            """
+            CREATE TABLE agent_starts (
+                agent_id TEXT PRIMARY KEY,
+                last_start_ns INTEGER NOT NULL
+            )
+            """,
+        ),
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
