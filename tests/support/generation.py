@@ -61,7 +61,7 @@ SECRET_SOURCE = (
 SECRET_FRAGMENTS = (AWS_KEY_ID, PASSWORD, RSA_HEADER, RSA_BODY, RSA_FOOTER)
 
 
-def tester_agent(**changes: Any) -> AgentSettings:
+def writer_agent(**changes: Any) -> AgentSettings:
     """A writer agent with short, recognisable prompts and a response template."""
     settings = AgentSettings(
         agent_id=AGENT_ID,
@@ -76,7 +76,7 @@ def tester_agent(**changes: Any) -> AgentSettings:
 
 def reader_agent() -> AgentSettings:
     """A reader agent: it may read frames, never generate them."""
-    return tester_agent(agent_id=READER_ID, role="reader")
+    return writer_agent(agent_id=READER_ID, role="reader")
 
 
 def openai_settings(server: LlmServer, **changes: Any) -> ProviderSettings:
@@ -194,7 +194,7 @@ def generation(
 ) -> Iterator[Generation]:
     """The generation units' dependencies over `workspace`; the tester agent is always there."""
     configured: Mapping[str, AgentSettings] = {
-        a.agent_id: a for a in (tester_agent(), reader_agent(), *agents)
+        a.agent_id: a for a in (writer_agent(), reader_agent(), *agents)
     }
     with Database.open(workspace.database_path) as database:
         deps = GenerationDeps(
@@ -205,4 +205,3 @@ def generation(
             settings=GenerationSettings(file_budget_bytes=file_budget_bytes),
         )
         yield Generation(workspace=workspace, database=database, deps=deps)
-

@@ -95,6 +95,7 @@ SECTIONS: dict[str, dict[str, Check]] = {
     "generation": {
         "max_attempts": _integer(1, 100),
         "file_budget_bytes": _integer(1024, 100_000_000),
+        "queue_max_size": _integer(1, 10_000_000),
     },
 }
 PROVIDER_KEYS: dict[str, Check] = {

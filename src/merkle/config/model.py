@@ -49,10 +49,12 @@ class AgentSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GenerationSettings:
-    """How generation runs: attempts per node and the size budget of a file's text."""
+    """How generation runs: attempts per node, the size budget of a file's text, and
+    how many requests the queue holds before it refuses more."""
 
     max_attempts: int = 4
     file_budget_bytes: int = 65_536
+    queue_max_size: int = 10_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,8 +26,16 @@ DEFAULT_CONFIG_TOML = """\
 # max_tokens = 1024
 
 # [generation]
-# max_attempts = 4
-# file_budget_bytes = 65536
+# max_attempts = 4            # tries per node; only retryable errors are retried
+# file_budget_bytes = 65536   # a file's text beyond this is cut, with a marker
+# queue_max_size = 10000      # requests pending or running before new ones are refused
+
+# Agents: the built-in docs-writer, or your own. Limits hold across every
+# merkle process on this workspace.
+#
+# [agents.docs-writer]
+# max_concurrent = 4          # provider calls in flight at once
+# requests_per_minute = 600   # or min_interval_s = 0.1
 
 # Files and directories to leave out of the tree, beyond .gitignore and the
 # built-in rules, go into a .merkleignore file (gitignore syntax).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from merkle.tree.paths import name_of
 
 CHUNK_BYTES = 1 << 20
 _SNIFF_BYTES = 8192
+_REDACTION_MARGIN_BYTES = 4096
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -76,10 +78,19 @@ def _digest(messages: tuple[Message, ...]) -> str:
 
 
 def fill_template(template: str, values: Mapping[str, object]) -> str:
-    """A prompt template with its `{path}`, `{node_type}` and `{file_size}` filled in."""
+    """A prompt template with its `{path}`, `{node_type}` and `{file_size}` filled in.
+
+    Only those exact names are filled: an attribute or index (`{path.upper}`,
+    `{path[0]}`) or any other name is refused, so that a prompt never carries
+    what a template reached into.
+    """
     try:
+        for _, name, _, _ in string.Formatter().parse(template):
+            if name is not None and name not in values:
+                known = ", ".join("{" + key + "}" for key in values)
+                raise ValueError(f"unknown placeholder {{{name}}}; known: {known}")
         return template.format_map(values)
-    except (KeyError, ValueError, IndexError) as error:
+    except (KeyError, ValueError, IndexError, AttributeError) as error:
         raise PromptError(
             "template",
             f"the prompt template cannot be filled: {error}",
@@ -125,17 +136,18 @@ class PromptBuilder:
                 f"{request.path}: node {request.node_id} is not stored",
                 hint="run `merkle scan`, then generate again",
             )
+        redactions: list[str] = []
         if record.node_type is NodeType.FILE:
-            blocks, template = self._file_blocks(record), agent.user_prompt_file
+            blocks, template = self._file_blocks(record, redactions), agent.user_prompt_file
         else:
-            blocks, template = self._child_blocks(record, request), agent.user_prompt_directory
-        scrubbed, redactions = redact("\n\n".join(blocks))
+            blocks = self._child_blocks(record, request, redactions)
+            template = agent.user_prompt_directory
         values = {
             "path": record.path,
             "node_type": record.node_type.value,
             "file_size": record.size_bytes,
         }
-        parts = [scrubbed, fill_template(template, values)]
+        parts = ["\n\n".join(blocks), fill_template(template, values)]
         if agent.response_template:
             parts.append(agent.response_template)
         messages = (
@@ -148,7 +160,7 @@ class PromptBuilder:
 
     # -- a file: its text ------------------------------------------------------------
 
-    def _file_blocks(self, record: NodeRecord) -> list[str]:
+    def _file_blocks(self, record: NodeRecord, redactions: list[str]) -> list[str]:
         if is_builtin_ignored(name_of(record.path), is_dir=False):
             raise PromptError(
                 "secret_file",
@@ -159,8 +171,15 @@ class PromptBuilder:
         if text is None:
             placeholder = f"[binary or non-UTF-8 file, {total:,} bytes, not shown]"
             return [file_block(record.path, placeholder, binary="true", size_bytes=str(total))]
-        if total > len(head):
-            text += f"\n[... truncated: showing the first {len(head):,} of {total:,} bytes ...]"
+        # Redact before cutting: a secret the cut split would no longer be recognised.
+        text, found = redact(text)
+        redactions += found
+        if total > self._budget:
+            shown = text.encode("utf-8")[: self._budget].decode("utf-8", "ignore")
+            text = shown + (
+                f"\n[... truncated: showing the first {len(shown.encode('utf-8')):,}"
+                f" of {total:,} bytes ...]"
+            )
         return [file_block(record.path, text)]
 
     def _read_verified(self, record: NodeRecord) -> tuple[bytes, int]:
@@ -180,10 +199,12 @@ class PromptBuilder:
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise self._changed(record, "it is no longer a regular file")
+            # A margin past the budget lets redaction see a secret the cut splits.
+            keep = self._budget + _REDACTION_MARGIN_BYTES
             while chunk := handle.read(CHUNK_BYTES):
                 hasher.update(chunk)
-                if len(head) < self._budget:
-                    head += chunk[: self._budget - len(head)]
+                if len(head) < keep:
+                    head += chunk[: keep - len(head)]
             total = handle.tell()
         if hasher.hexdigest() != record.content_hash:
             raise self._changed(record, "its content differs from the scanned one")
@@ -199,7 +220,9 @@ class PromptBuilder:
 
     # -- a directory: its children's frames --------------------------------------------
 
-    def _child_blocks(self, record: NodeRecord, request: FrameRequest) -> list[str]:
+    def _child_blocks(
+        self, record: NodeRecord, request: FrameRequest, redactions: list[str]
+    ) -> list[str]:
         if not record.children:
             return [directory_block(record.path, "(empty directory)", children="0")]
         blocks = []
@@ -215,5 +238,7 @@ class PromptBuilder:
                     hint=f"generate {child_path} first (a recursive generate orders"
                     " children before their directory)",
                 )
-            blocks.append(child_block(child.path, frame.content, node_type=child.node_type.value))
+            content, found = redact(frame.content)
+            redactions += found
+            blocks.append(child_block(child.path, content, node_type=child.node_type.value))
         return blocks

@@ -30,9 +30,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar
 
+from merkle.agents import AgentProfile
 from merkle.context.api import ContextApi, FrameDraft
 from merkle.context.queue.events import EventSink, NullSink
-from merkle.context.queue.policy import RetrySettings, decide_retry
+from merkle.context.queue.policy import RetrySettings, decide_retry, min_interval_s
 from merkle.context.queue.request import FrameRequest, Priority
 from merkle.errors import UsageError, WorkFailed
 from merkle.store import Database
@@ -119,6 +120,23 @@ class QueueStats:
     retried: int
     by_priority: dict[str, dict[str, int]]
     by_agent: dict[str, dict[str, int]]
+
+
+def agent_limits(agents: Iterable[AgentProfile]) -> dict[str, AgentLimits]:
+    """Each agent's concurrency and start-interval limits, as the queue enforces them."""
+    return {
+        agent.agent_id: AgentLimits(
+            max_concurrent=agent.max_concurrent,
+            min_interval_ns=int(
+                min_interval_s(
+                    requests_per_minute=agent.requests_per_minute,
+                    min_interval_s=agent.min_interval_s,
+                )
+                * 1e9
+            ),
+        )
+        for agent in agents
+    }
 
 
 def _owner_id() -> str:
