@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from merkle.agents import AgentRegistry, AgentRole
+from merkle.cli import generate_commands
 from merkle.cli.output import JSON_OPTION, CliState, print_json, reporting, state_of, timestamp
 from merkle.context.api import ContextApi, ContextRead, FrameDraft, metadata_of
 from merkle.errors import UsageError, WorkFailed
@@ -17,7 +18,9 @@ from merkle.store import Database, Frame, NodeRecord
 from merkle.tree.paths import canonicalise
 from merkle.workspace.layout import Workspace
 
-context_app = typer.Typer(help="Read and write context frames.", no_args_is_help=True)
+context_app = typer.Typer(help="Generate, read and write context frames.", no_args_is_help=True)
+context_app.command("generate")(generate_commands.generate)
+context_app.command("regenerate")(generate_commands.regenerate)
 
 AGENT_OPTION = typer.Option(
     None, "--agent", help="The agent whose frames to use (default: from configuration)."

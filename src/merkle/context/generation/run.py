@@ -1,0 +1,189 @@
+"""Context Generate: resolve the target, collect its subtree, order it, build the plan.
+
+This layer owns the tree policy the orchestrator knows nothing about: which
+nodes (the target and, recursively, its descendants), in which order (levels
+by depth, deepest first, so every directory comes after its children), which
+to skip (a key with a head, unless forced), and, for a single directory,
+whether its children are ready (every descendant has a frame).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from merkle.context.api import ContextApi
+from merkle.context.generation.plan import (
+    FailurePolicy,
+    GenerationItem,
+    GenerationPlan,
+    validate_plan,
+)
+from merkle.context.queue import EventSink, NullSink, Priority
+from merkle.errors import UsageError
+from merkle.store import Database, NodeRecord, NodeRecordStore, NodeType
+from merkle.tree.paths import ROOT, canonicalise, depth_of
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenerateOptions:
+    """What the user asked for. At most one of `path` and `node`; neither means the root."""
+
+    path: str | None = None
+    node: str | None = None
+    agent_id: str
+    provider_name: str
+    frame_type: str
+    force: bool = False
+    recursive: bool = True
+    failure_policy: FailurePolicy = FailurePolicy.STOP_ON_LEVEL_FAILURE
+    priority: Priority = Priority.URGENT
+    session_id: str | None = None
+    source: str = "context generate"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanOutcome:
+    """The plan (None when there is nothing to do) and the nodes skipped for their heads."""
+
+    target: NodeRecord
+    plan: GenerationPlan | None
+    skipped: tuple[str, ...] = field(default_factory=tuple)
+
+
+class DescendantsNotReady(UsageError):
+    """A single directory was asked for while some descendants have no frame."""
+
+    def __init__(self, path: str, missing: list[str]) -> None:
+        shown = ", ".join(missing[:10]) + (
+            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
+        super().__init__(
+            f"{path}: {len(missing)} descendant(s) have no frame yet: {shown}",
+            hint=f"generate them first (`merkle context generate {path}`), or pass --force"
+            " to generate this directory anyway",
+        )
+        self.missing = missing
+
+
+class ContextGenerate:
+    """Builds generation plans from the stored tree and frames."""
+
+    def __init__(
+        self, database: Database, *, workspace_root: Path, sink: EventSink | None = None
+    ) -> None:
+        self._nodes = NodeRecordStore(database)
+        self._api = ContextApi(database)
+        self._root = workspace_root
+        self._sink = sink or NullSink()
+
+    def resolve(self, options: GenerateOptions, *, cwd: Path) -> NodeRecord:
+        """The target node: `--node`, else `PATH`, else the workspace root."""
+        if options.path is not None and options.node is not None:
+            raise UsageError("give PATH or --node, not both", hint="see --help")
+        if options.node is not None:
+            return self._api.node(options.node)
+        path = ROOT if options.path is None else canonicalise(self._root, options.path, cwd=cwd)
+        return self._api.node_at(path)
+
+    def subtree(self, target: NodeRecord) -> list[NodeRecord]:
+        """The target and every descendant, each once (a cycle or a repeat is cut)."""
+        found: list[NodeRecord] = []
+        seen: set[str] = set()
+        stack = [target]
+        while stack:
+            record = stack.pop()
+            if record.node_id in seen:
+                continue
+            seen.add(record.node_id)
+            found.append(record)
+            for _, child_id in reversed(record.children):
+                child = self._nodes.get(child_id)
+                if child is not None and child.node_id not in seen:
+                    stack.append(child)
+        return found
+
+    def plan(self, options: GenerateOptions, *, cwd: Path) -> PlanOutcome:
+        """The plan for `options`; raises before anything runs if it cannot be built."""
+        target = self.resolve(options, cwd=cwd)
+        if options.recursive:
+            nodes = self.subtree(target)
+        else:
+            if target.node_type is NodeType.DIRECTORY and not options.force:
+                self._check_descendants(target, options)
+            nodes = [target]
+        todo, skipped = self._filter_heads(nodes, options)
+        levels = _levels(todo, options)
+        self._sink.emit(
+            "plan_constructed",
+            {"target_path": target.path, "nodes": len(todo), "skipped": len(skipped),
+             "levels": len(levels)},
+        )  # fmt: skip
+        if not levels:
+            return PlanOutcome(target=target, plan=None, skipped=tuple(skipped))
+        plan = GenerationPlan(
+            plan_id=uuid.uuid4().hex,
+            source=f"{options.source} {target.path}",
+            session_id=options.session_id,
+            levels=levels,
+            priority=options.priority,
+            failure_policy=options.failure_policy,
+            target_path=target.path,
+            total_nodes=sum(len(level) for level in levels),
+            total_levels=len(levels),
+            force=options.force,
+        )
+        validate_plan(plan)
+        return PlanOutcome(target=target, plan=plan, skipped=tuple(skipped))
+
+    def _filter_heads(
+        self, nodes: list[NodeRecord], options: GenerateOptions
+    ) -> tuple[list[NodeRecord], list[str]]:
+        if options.force:
+            return nodes, []
+        todo, skipped = [], []
+        for record in nodes:
+            if self._api.head(record.node_id, options.agent_id, options.frame_type) is None:
+                todo.append(record)
+            else:
+                skipped.append(record.path)
+                self._sink.emit("node_skipped", {"path": record.path, "reason": "head exists"})
+        return todo, skipped
+
+    def _check_descendants(self, target: NodeRecord, options: GenerateOptions) -> None:
+        self._sink.emit("descendant_check_started", {"path": target.path})
+        missing = [
+            record.path
+            for record in self.subtree(target)[1:]
+            if self._api.head(record.node_id, options.agent_id, options.frame_type) is None
+        ]
+        if missing:
+            self._sink.emit(
+                "descendant_check_failed", {"path": target.path, "missing": len(missing)}
+            )
+            raise DescendantsNotReady(target.path, sorted(missing))
+        self._sink.emit("descendant_check_passed", {"path": target.path})
+
+
+def _levels(
+    nodes: list[NodeRecord], options: GenerateOptions
+) -> tuple[tuple[GenerationItem, ...], ...]:
+    """Group by depth, deepest first; within a level, in path order."""
+    by_depth: defaultdict[int, list[GenerationItem]] = defaultdict(list)
+    for record in nodes:
+        by_depth[depth_of(record.path)].append(
+            GenerationItem(
+                node_id=record.node_id,
+                path=record.path,
+                node_type=record.node_type,
+                agent_id=options.agent_id,
+                provider_name=options.provider_name,
+                frame_type=options.frame_type,
+            )
+        )
+    return tuple(
+        tuple(sorted(by_depth[depth], key=lambda item: item.path))
+        for depth in sorted(by_depth, reverse=True)
+    )
