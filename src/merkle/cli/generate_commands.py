@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +22,6 @@ from merkle.errors import UsageError
 from merkle.providers.registry import ProviderRegistry
 from merkle.store import Database
 from merkle.workspace.layout import Workspace
-
-
-class _Fanout:
-    """Sends each event to several sinks."""
-
-    def __init__(self, *sinks: EventSink) -> None:
-        self._sinks = sinks
-
-    def emit(self, event_type: str, data: Mapping[str, object]) -> None:
-        for sink in self._sinks:
-            sink.emit(event_type, data)
 
 
 def _options(
@@ -85,6 +73,23 @@ async def _execute(
     finally:
         await deps.aclose()
         database.close()
+
+
+def _run(
+    state: CliState,
+    workspace: Workspace,
+    settings: Settings,
+    agents: AgentRegistry,
+    providers: ProviderRegistry,
+    plan: GenerationPlan,
+    json_output: bool,
+) -> GenerationResult:
+    if state.show_progress and not json_output:
+        from merkle.cli.generate_progress import GenerateProgress  # deferred: Rich
+
+        with GenerateProgress(state.err, total=plan.total_nodes, levels=plan.total_levels) as bar:
+            return asyncio.run(_execute(workspace, settings, agents, providers, plan, bar))
+    return asyncio.run(_execute(workspace, settings, agents, providers, plan, NullSink()))
 
 
 def _report(
@@ -153,16 +158,14 @@ def generate(
             )
     result = None
     if outcome.plan is not None:
-        plan = outcome.plan
-        if state.show_progress and not json_output:
-            from merkle.cli.generate_progress import GenerateProgress  # deferred: Rich
-
-            with GenerateProgress(
-                state.err, total=plan.total_nodes, levels=plan.total_levels
-            ) as bar:
-                result = asyncio.run(_execute(workspace, settings, agents, providers, plan, bar))
-        else:
-            result = asyncio.run(_execute(workspace, settings, agents, providers, plan, NullSink()))
+        try:
+            result = _run(state, workspace, settings, agents, providers, outcome.plan, json_output)
+        except KeyboardInterrupt:
+            state.info(
+                "interrupted: every finished frame is kept; run the same command again"
+                " to generate the rest"
+            )
+            raise typer.Exit(130) from None
     if json_output:
         payload = result.to_json() if result is not None else {"plan_id": None}
         print_json(
