@@ -21,6 +21,7 @@ from merkle.context.generation.plan import (
     validate_plan,
 )
 from merkle.context.queue import EventSink, FrameRequest, NullSink
+from merkle.context.queue.queue import QueueFull
 
 
 class PlanQueue(Protocol):
@@ -104,9 +105,12 @@ class GenerationResult:
 def _failure(item: GenerationItem, error: BaseException) -> NodeFailure:
     error_class = getattr(error, "error_class", None)
     error_class = getattr(error_class, "value", error_class) or type(error).__name__
-    if type(error).__name__ == "QueueFull":
+    if isinstance(error, QueueFull):
         error_class = "queue_full"
     message = getattr(error, "message", None) or str(error) or type(error).__name__
+    hint = getattr(error, "hint", None)
+    if hint:
+        message = f"{message} ({hint})"
     return NodeFailure(path=item.path, error_class=str(error_class), message=str(message))
 
 
@@ -156,23 +160,15 @@ class GenerationOrchestrator:
         )
         failed_here: list[NodeFailure] = []
         tasks = [asyncio.create_task(self._run_item(plan, item)) for item in level]
-        pending = set(tasks)
         immediate = plan.failure_policy is FailurePolicy.FAIL_IMMEDIATELY
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                item, frame_id, failure = task.result()
-                if failure is None:
-                    assert frame_id is not None
-                    result.successes[item.node_id] = frame_id
-                else:
-                    result.failures[item.node_id] = failure
-                    failed_here.append(failure)
-            if failed_here and immediate and pending:
-                for task in pending:
-                    task.cancel()
-                await asyncio.gather(*pending, return_exceptions=True)
-                pending = set()
+        try:
+            await self._await_level(tasks, result, failed_here, immediate=immediate)
+        except asyncio.CancelledError:
+            # The run was cancelled: stop waiting on the queue for this level too.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         generated = sum(1 for item in level if item.node_id in result.successes)
         result.level_summaries.append(
             LevelSummary(
@@ -193,6 +189,33 @@ class GenerationOrchestrator:
         else:
             result.error = f"level {index} failed ({paths}{more}); later levels were not run"
         return True
+
+    @staticmethod
+    async def _await_level(
+        tasks: list[asyncio.Task[tuple[GenerationItem, str | None, NodeFailure | None]]],
+        result: GenerationResult,
+        failed_here: list[NodeFailure],
+        *,
+        immediate: bool,
+    ) -> None:
+        """Wait for the level's items (the barrier), recording each outcome; with
+        `immediate`, cancel the rest at the first failure."""
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                item, frame_id, failure = task.result()
+                if failure is None:
+                    assert frame_id is not None
+                    result.successes[item.node_id] = frame_id
+                else:
+                    result.failures[item.node_id] = failure
+                    failed_here.append(failure)
+            if failed_here and immediate and pending:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                pending = set()
 
     async def _run_item(
         self, plan: GenerationPlan, item: GenerationItem
