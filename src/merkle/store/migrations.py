@@ -143,6 +143,7 @@ MIGRATIONS += (
                 priority INTEGER NOT NULL,
                 plan_id TEXT,
                 force INTEGER NOT NULL DEFAULT 0,
+                superseded_frame_id TEXT,
                 state TEXT NOT NULL
                     CHECK (state IN ('pending', 'processing', 'done', 'failed', 'cancelled')),
                 attempts INTEGER NOT NULL DEFAULT 0,
@@ -176,6 +177,15 @@ MIGRATIONS += (
                 PRIMARY KEY (request_id, owner)
             )
             """,
+            # Every plan a request serves: its own, and those whose items joined it.
+            """
+            CREATE TABLE request_plans (
+                request_id INTEGER NOT NULL REFERENCES frame_requests (request_id),
+                plan_id TEXT NOT NULL,
+                PRIMARY KEY (request_id, plan_id)
+            )
+            """,
+            "CREATE INDEX request_plans_by_plan ON request_plans (plan_id, request_id)",
             # Orchestrator plans; the oldest open one is the active plan.
             """
             CREATE TABLE plans (

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from merkle.errors import StoreError
 from merkle.store.database import Database
 from merkle.store.records import NodeType
 
@@ -46,6 +47,7 @@ class NewRequest:
     priority: int
     plan_id: str | None
     force: bool
+    superseded_frame_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +64,7 @@ class StoredRequest:
     priority: int
     plan_id: str | None
     force: bool
+    superseded_frame_id: str | None
     state: RequestState
     attempts: int
     next_attempt_at_ns: int
@@ -82,8 +85,8 @@ class AgentLimits:
 
 _COLUMNS = (
     "request_id, node_id, path, node_type, agent_id, frame_type, provider_name, priority,"
-    " plan_id, force, state, attempts, next_attempt_at_ns, lease_owner, frame_id,"
-    " error_class, error_message, created_at_ns"
+    " plan_id, force, superseded_frame_id, state, attempts, next_attempt_at_ns, lease_owner,"
+    " frame_id, error_class, error_message, created_at_ns"
 )
 
 
@@ -97,6 +100,10 @@ def _request(row: tuple[Any, ...]) -> StoredRequest:
 
 class QueueFullError(Exception):
     """The queue holds as many live requests as it may."""
+
+
+class StoreBusy(StoreError):
+    """The database stayed locked by other processes past the busy timeout."""
 
 
 class QueueStore:
@@ -133,13 +140,21 @@ class QueueStore:
                     raise QueueFullError(count)
                 cursor = conn.execute(
                     "INSERT INTO frame_requests (node_id, path, node_type, agent_id, frame_type,"
-                    " provider_name, priority, plan_id, force, state, created_at_ns)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                    " provider_name, priority, plan_id, force, superseded_frame_id, state,"
+                    " created_at_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
                     (new.node_id, new.path, new.node_type.value, new.agent_id, new.frame_type,
-                     new.provider_name, new.priority, new.plan_id, int(new.force), now_ns),
+                     new.provider_name, new.priority, new.plan_id, int(new.force),
+                     new.superseded_frame_id, now_ns),
                 )  # fmt: skip
                 joined = False
                 request = self._get(conn, int(cursor.lastrowid or 0))
+            if new.plan_id is not None:
+                # A plan item that joins other work makes that work part of the plan,
+                # or the plan would wait on a request that cannot run while it is active.
+                conn.execute(
+                    "INSERT OR IGNORE INTO request_plans (request_id, plan_id) VALUES (?, ?)",
+                    (request.request_id, new.plan_id),
+                )
             if wait:
                 conn.execute(
                     "INSERT OR IGNORE INTO request_waiters (request_id, owner) VALUES (?, ?)",
@@ -202,44 +217,86 @@ class QueueStore:
         active. Within that, higher priority first, then the oldest; an agent
         at its concurrency limit or inside its minimum interval is skipped.
         """
+        try:
+            return self._claim(
+                owner=owner, now_ns=now_ns, lease_ns=lease_ns, limits=limits, default=default_limits
+            )
+        except sqlite3.OperationalError as error:
+            raise StoreBusy(
+                f"cannot claim work: {error}", hint="another process holds the database"
+            ) from error
+
+    def _claim(
+        self,
+        *,
+        owner: str,
+        now_ns: int,
+        lease_ns: int,
+        limits: Mapping[str, AgentLimits],
+        default: AgentLimits,
+    ) -> StoredRequest | None:
         with self._db.transaction() as conn:
             plan = self._active_plan(conn, now_ns)
-            busy = dict(
-                conn.execute(
-                    "SELECT agent_id, COUNT(*) FROM frame_requests WHERE state = 'processing'"
-                    " AND lease_expires_at_ns > ? GROUP BY agent_id",
-                    (now_ns,),
-                ).fetchall()
+            blocked = self._blocked_agents(conn, now_ns, limits, default)
+            marks = ", ".join("?" * len(blocked))
+            where = (
+                "((state = 'pending' AND next_attempt_at_ns <= ?)"
+                " OR (state = 'processing' AND lease_expires_at_ns <= ?))"
             )
-            starts = dict(conn.execute("SELECT agent_id, last_start_ns FROM agent_starts"))
-            plan_filter = "" if plan is None else " AND plan_id = ?"
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM frame_requests"
-                " WHERE ((state = 'pending' AND next_attempt_at_ns <= ?)"
-                " OR (state = 'processing' AND lease_expires_at_ns <= ?))" + plan_filter +
-                " ORDER BY priority DESC, request_id LIMIT 200",
-                (now_ns, now_ns) if plan is None else (now_ns, now_ns, plan),
-            )  # fmt: skip
-            for row in rows:
-                candidate = _request(row)
-                agent_limits = limits.get(candidate.agent_id, default_limits)
-                if busy.get(candidate.agent_id, 0) >= agent_limits.max_concurrent:
-                    continue
-                last = starts.get(candidate.agent_id)
-                if last is not None and now_ns < last + agent_limits.min_interval_ns:
-                    continue
-                conn.execute(
-                    "UPDATE frame_requests SET state = 'processing', lease_owner = ?,"
-                    " lease_expires_at_ns = ?, attempts = attempts + 1 WHERE request_id = ?",
-                    (owner, now_ns + lease_ns, candidate.request_id),
+            parameters: list[Any] = [now_ns, now_ns]
+            if blocked:
+                where += f" AND agent_id NOT IN ({marks})"
+                parameters += blocked
+            if plan is not None:
+                where += (
+                    " AND request_id IN (SELECT request_id FROM request_plans WHERE plan_id = ?)"
                 )
-                conn.execute(
-                    "INSERT INTO agent_starts (agent_id, last_start_ns) VALUES (?, ?)"
-                    " ON CONFLICT (agent_id) DO UPDATE SET last_start_ns = excluded.last_start_ns",
-                    (candidate.agent_id, now_ns),
-                )
-                return self._get(conn, candidate.request_id)
-        return None
+                parameters.append(plan)
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM frame_requests WHERE {where}"
+                " ORDER BY priority DESC, request_id LIMIT 1",
+                parameters,
+            ).fetchone()
+            if row is None:
+                return None
+            candidate = _request(row)
+            conn.execute(
+                "UPDATE frame_requests SET state = 'processing', lease_owner = ?,"
+                " lease_expires_at_ns = ?, attempts = attempts + 1 WHERE request_id = ?",
+                (owner, now_ns + lease_ns, candidate.request_id),
+            )
+            conn.execute(
+                "INSERT INTO agent_starts (agent_id, last_start_ns) VALUES (?, ?)"
+                " ON CONFLICT (agent_id) DO UPDATE SET last_start_ns = excluded.last_start_ns",
+                (candidate.agent_id, now_ns),
+            )
+            return self._get(conn, candidate.request_id)
+
+    @staticmethod
+    def _blocked_agents(
+        conn: sqlite3.Connection,
+        now_ns: int,
+        limits: Mapping[str, AgentLimits],
+        default_limits: AgentLimits,
+    ) -> list[str]:
+        """Agents at their concurrency limit or inside their minimum interval."""
+        busy = dict(
+            conn.execute(
+                "SELECT agent_id, COUNT(*) FROM frame_requests WHERE state = 'processing'"
+                " AND lease_expires_at_ns > ? GROUP BY agent_id",
+                (now_ns,),
+            ).fetchall()
+        )
+        starts = dict(conn.execute("SELECT agent_id, last_start_ns FROM agent_starts").fetchall())
+        blocked = []
+        for agent_id in busy.keys() | starts.keys():
+            agent_limits = limits.get(agent_id, default_limits)
+            full = busy.get(agent_id, 0) >= agent_limits.max_concurrent
+            last = starts.get(agent_id)
+            too_soon = last is not None and now_ns < last + agent_limits.min_interval_ns
+            if full or too_soon:
+                blocked.append(agent_id)
+        return sorted(blocked)
 
     def next_due_ns(self, now_ns: int) -> int | None:
         """When the earliest pending request becomes due (None if nothing is pending)."""

@@ -43,6 +43,7 @@ from merkle.store.queue import (
     QueueFullError,
     QueueStore,
     RequestState,
+    StoreBusy,
     StoredRequest,
 )
 
@@ -253,12 +254,9 @@ class FrameGenerationQueue:
     async def enqueue(self, request: FrameRequest, *, wait: bool = False) -> EnqueueResult:
         """Submit `request`; returns at once. A key with a head (unless `force`) is
         answered by the head; a key with live work joins it."""
-        if not request.force:
-            head = await self._db(self._head_id, request)
-            if head is not None:
-                return EnqueueResult(
-                    request_id=None, status=EnqueueStatus.HEAD_EXISTS, frame_id=head
-                )
+        head = await self._db(self._head_id, request)
+        if head is not None and not request.force:
+            return EnqueueResult(request_id=None, status=EnqueueStatus.HEAD_EXISTS, frame_id=head)
         new = NewRequest(
             node_id=request.node_id,
             path=request.path,
@@ -269,6 +267,8 @@ class FrameGenerationQueue:
             priority=int(request.priority),
             plan_id=request.plan_id,
             force=request.force,
+            # A forced request must replace this head, whatever the clock says.
+            superseded_frame_id=head if request.force else None,
         )
         try:
             stored, joined = await self._db(
@@ -405,14 +405,19 @@ class FrameGenerationQueue:
         while self._running:
             claimed = None
             if len(self._in_flight) < self.settings.workers:
-                claimed = await self._db(
-                    self.store.claim,
-                    owner=self.owner,
-                    now_ns=self._clock_ns(),
-                    lease_ns=lease_ns,
-                    limits=self._limits,
-                    default_limits=self.settings.default_limits,
-                )
+                try:
+                    claimed = await self._db(
+                        self.store.claim,
+                        owner=self.owner,
+                        now_ns=self._clock_ns(),
+                        lease_ns=lease_ns,
+                        limits=self._limits,
+                        default_limits=self.settings.default_limits,
+                    )
+                except StoreBusy as error:
+                    # A store busy past its timeout: say so and try again, the
+                    # waiters are still owed their results.
+                    self._sink.emit("queue_error", {"message": error.message})
             if claimed is not None:
                 task = asyncio.get_running_loop().create_task(self._process(claimed))
                 self._in_flight[claimed.request_id] = task
@@ -488,7 +493,7 @@ class FrameGenerationQueue:
         frame = self._api.head(claimed.node_id, claimed.agent_id, claimed.frame_type)
         if frame is None:
             return None
-        if claimed.force and frame.created_at_ns < claimed.created_at_ns:
+        if claimed.force and frame.frame_id == claimed.superseded_frame_id:
             return None
         return frame.frame_id
 

@@ -1,0 +1,149 @@
+"""The queue's pure scheduling decisions: retry after a failure, and an agent's start interval.
+
+Fixed inputs and a seeded random generator; the expected jitter is computed
+from a generator with the same seed.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from merkle.context.queue.policy import RetrySettings, decide_retry, min_interval_s
+
+pytestmark = pytest.mark.timeout(10)
+
+NO_JITTER = RetrySettings(max_attempts=5, base_delay_s=1.0, max_delay_s=60.0, jitter=0.0)
+
+
+def decide(
+    attempt: int,
+    *,
+    retryable: bool = True,
+    retry_after_s: float | None = None,
+    settings: RetrySettings = NO_JITTER,
+    seed: int = 0,
+) -> tuple[bool, float, str]:
+    decision = decide_retry(
+        attempt=attempt,
+        retryable=retryable,
+        retry_after_s=retry_after_s,
+        settings=settings,
+        rng=random.Random(seed),
+    )
+    return decision.retry, decision.delay_s, decision.reason
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 4])
+def test_permanent_error_is_never_retried(attempt: int) -> None:
+    retry, delay, reason = decide(attempt, retryable=False, retry_after_s=3.0)
+    assert (retry, delay) == (False, 0.0)
+    assert reason == "permanent error"
+
+
+def test_backoff_doubles_from_the_base_delay() -> None:
+    delays = [decide(attempt)[1] for attempt in (1, 2, 3, 4)]
+    assert delays == [1.0, 2.0, 4.0, 8.0]
+    assert {decide(attempt)[2] for attempt in (1, 2, 3, 4)} == {"backoff"}
+
+
+def test_last_attempt_is_not_retried() -> None:
+    settings = RetrySettings(max_attempts=3, base_delay_s=1.0, jitter=0.0)
+    assert decide(2, settings=settings)[0] is True
+    retry, _, reason = decide(3, settings=settings)
+    assert retry is False
+    assert reason == "gave up after 3 attempts"
+
+
+def test_backoff_is_capped_at_the_maximum_delay() -> None:
+    settings = RetrySettings(max_attempts=20, base_delay_s=1.0, max_delay_s=10.0, jitter=0.0)
+    assert decide(4, settings=settings)[1] == 8.0
+    assert decide(5, settings=settings)[1] == 10.0
+    assert decide(15, settings=settings)[1] == 10.0
+
+
+def test_jitter_adds_up_to_its_fraction_from_the_seeded_generator() -> None:
+    settings = RetrySettings(max_attempts=5, base_delay_s=2.0, max_delay_s=60.0, jitter=0.25)
+    expected = 4.0 + 4.0 * 0.25 * random.Random(7).random()
+    _, delay, _ = decide(2, settings=settings, seed=7)
+    assert delay == pytest.approx(expected)
+    assert 4.0 < delay <= 5.0
+    assert decide(2, settings=settings, seed=7)[1] == delay
+    assert decide(2, settings=settings, seed=8)[1] != delay
+
+
+def test_jitter_never_pushes_past_the_maximum_delay() -> None:
+    settings = RetrySettings(max_attempts=20, base_delay_s=1.0, max_delay_s=10.0, jitter=0.25)
+    delays = [decide(8, settings=settings, seed=seed)[1] for seed in range(20)]
+    assert max(delays) == 10.0
+
+
+def test_retry_after_longer_than_the_backoff_wins() -> None:
+    retry, delay, reason = decide(1, retry_after_s=5.0)
+    assert (retry, delay, reason) == (True, 5.0, "retry-after")
+
+
+def test_retry_after_shorter_than_the_backoff_keeps_the_backoff() -> None:
+    retry, delay, reason = decide(3, retry_after_s=0.5)
+    assert (retry, delay, reason) == (True, 4.0, "backoff")
+
+
+def test_retry_after_beyond_the_maximum_delay_is_still_honoured() -> None:
+    # Trying again before the provider asked only earns another 429.
+    settings = RetrySettings(max_attempts=4, base_delay_s=1.0, max_delay_s=10.0, jitter=0.0)
+    retry, delay, reason = decide(1, retry_after_s=90.0, settings=settings)
+    assert (retry, delay, reason) == (True, 90.0, "retry-after")
+
+
+def test_retry_after_does_not_bring_back_a_last_attempt() -> None:
+    settings = RetrySettings(max_attempts=2, base_delay_s=1.0, jitter=0.0)
+    assert decide(2, retry_after_s=1.0, settings=settings)[0] is False
+
+
+@given(
+    attempt=st.integers(min_value=1, max_value=30),
+    retry_after_s=st.none() | st.floats(min_value=0.0, max_value=600.0),
+    base_delay_s=st.floats(min_value=0.001, max_value=30.0),
+    max_delay_s=st.floats(min_value=0.001, max_value=120.0),
+    jitter=st.floats(min_value=0.0, max_value=1.0),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_a_retry_waits_for_retry_after_and_at_most_the_cap_or_retry_after(
+    attempt: int,
+    retry_after_s: float | None,
+    base_delay_s: float,
+    max_delay_s: float,
+    jitter: float,
+    seed: int,
+) -> None:
+    settings = RetrySettings(
+        max_attempts=31, base_delay_s=base_delay_s, max_delay_s=max_delay_s, jitter=jitter
+    )
+    retry, delay, _ = decide(attempt, retry_after_s=retry_after_s, settings=settings, seed=seed)
+    assert retry is True
+    asked = retry_after_s or 0.0
+    backoff = min(max_delay_s, base_delay_s * 2 ** (attempt - 1))
+    assert delay >= asked
+    assert delay >= backoff
+    assert delay <= max(max_delay_s, asked)
+
+
+@pytest.mark.parametrize(
+    ("requests_per_minute", "interval_s", "expected"),
+    [
+        (None, None, 0.0),
+        (60.0, None, 1.0),
+        (600.0, None, 0.1),
+        (None, 0.25, 0.25),
+        (600.0, 0.25, 0.25),  # the stricter limit wins
+        (30.0, 0.25, 2.0),
+    ],
+)
+def test_min_interval_is_the_stricter_of_rate_and_interval(
+    requests_per_minute: float | None, interval_s: float | None, expected: float
+) -> None:
+    found = min_interval_s(requests_per_minute=requests_per_minute, min_interval_s=interval_s)
+    assert found == pytest.approx(expected)
