@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,21 @@ from merkle.context.generation.orchestrator import GenerationOrchestrator, Gener
 from merkle.context.generation.plan import FailurePolicy, GenerationPlan
 from merkle.context.generation.run import ContextGenerate, GenerateOptions, PlanOutcome
 from merkle.context.generation.units import FrameGenerator, GenerationDeps
-from merkle.context.queue import EventSink, NullSink, RetrySettings
+from merkle.context.queue import EventSink, NullSink, Priority, RetrySettings
 from merkle.context.queue.queue import FrameGenerationQueue, QueueSettings, agent_limits
 from merkle.errors import UsageError
 from merkle.providers.registry import ProviderRegistry
 from merkle.store import Database
 from merkle.workspace.layout import Workspace
+
+
+class PriorityName(Enum):
+    """The queue priorities, as `--priority` spells them."""
+
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
 
 
 def _options(
@@ -69,6 +79,7 @@ async def _execute(
     )
     try:
         async with queue:
+            await deps.prepare(plan.levels[0][0].provider_name)
             return await GenerationOrchestrator(queue, sink).execute(plan)
     finally:
         await deps.aclose()
@@ -127,6 +138,9 @@ def generate(
     failure_policy: FailurePolicy = typer.Option(
         FailurePolicy.STOP_ON_LEVEL_FAILURE.value, "--failure-policy", case_sensitive=False
     ),
+    priority: PriorityName = typer.Option(
+        PriorityName.URGENT.value, "--priority", case_sensitive=False, help="Queue priority."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Generate context frames for a path and everything below it, leaf to trunk."""
@@ -150,6 +164,7 @@ def generate(
             force=force,
             recursive=not no_recursive,
             failure_policy=failure_policy,
+            priority=Priority[priority.name],
             session_id=session_id,
         )
         with Database.open(workspace.database_path) as database:
@@ -159,7 +174,10 @@ def generate(
     result = None
     if outcome.plan is not None:
         try:
-            result = _run(state, workspace, settings, agents, providers, outcome.plan, json_output)
+            with reporting(state, json_output=json_output):
+                result = _run(
+                    state, workspace, settings, agents, providers, outcome.plan, json_output
+                )
         except KeyboardInterrupt:
             state.info(
                 "interrupted: every finished frame is kept; run the same command again"
@@ -203,5 +221,6 @@ def regenerate(
         force=True,
         no_recursive=True,
         failure_policy=FailurePolicy.STOP_ON_LEVEL_FAILURE,
+        priority=PriorityName.URGENT,
         json_output=json_output,
     )

@@ -101,6 +101,8 @@ class ProviderError(MerkleError):
         super().__init__(message, hint=hint)
         self.error_class = error_class
         self.retry_after_s = retry_after_s
+        # A provider that cannot even be set up is bad configuration, not failed work.
+        self.exit_code = 2 if error_class is ErrorClass.CONFIG else 1
 
     @property
     def retryable(self) -> bool:

@@ -392,6 +392,26 @@ class QueueStore:
             conn.execute("UPDATE plans SET state = 'closed' WHERE owner = ?", (owner,))
         return cancelled
 
+    def owners(self) -> set[str]:
+        """Every process that holds a lease on a request or a plan."""
+        rows = self._db.connection.execute(
+            "SELECT lease_owner FROM frame_requests WHERE state = 'processing'"
+            " UNION SELECT owner FROM plans WHERE state = 'open'"
+        )
+        return {str(row[0]) for row in rows if row[0] is not None}
+
+    def expire(self, owner: str) -> None:
+        """`owner` is gone: its leases expire now and its plans close."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE frame_requests SET lease_expires_at_ns = 0"
+                " WHERE lease_owner = ? AND state = 'processing'",
+                (owner,),
+            )
+            conn.execute(
+                "UPDATE plans SET state = 'closed' WHERE owner = ? AND state = 'open'", (owner,)
+            )
+
     # -- plans --------------------------------------------------------------------------
 
     def open_plan(self, plan_id: str, *, owner: str, now_ns: int, lease_ns: int) -> None:

@@ -61,6 +61,11 @@ class GenerationDeps:
             self._built[name] = self.providers.build(name)
         return self._built[name], settings
 
+    async def prepare(self, name: str) -> None:
+        """Build the provider called `name` ahead of its first call, off the event loop
+        (importing an SDK takes a second or more)."""
+        await asyncio.to_thread(self.provider, name)
+
     async def aclose(self) -> None:
         """Close the providers' clients, in the event loop that used them."""
         for provider in self._built.values():

@@ -48,6 +48,8 @@ from merkle.store.queue import (
 )
 
 P = ParamSpec("P")
+# How often an idle dispatcher looks for leases held by processes that died.
+_REAP_INTERVAL_S = 1.0
 T = TypeVar("T")
 
 
@@ -142,6 +144,25 @@ def agent_limits(agents: Iterable[AgentProfile]) -> dict[str, AgentLimits]:
 
 def _owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _is_dead(owner: str) -> bool:
+    """Whether `owner` was a process on this machine that no longer runs.
+
+    Its leases then need not run out: a rerun after a crash resumes at once.
+    Owners on other machines are left to their leases.
+    """
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _error_fields(error: BaseException) -> tuple[str, str, bool, float | None]:
@@ -399,9 +420,16 @@ class FrameGenerationQueue:
 
     # -- working -------------------------------------------------------------------------
 
+    def _reap(self) -> None:
+        for owner in self.store.owners():
+            if _is_dead(owner):
+                self.store.expire(owner)
+
     async def _dispatch(self) -> None:
         """Claim runnable requests while this process has room, and run each in a task."""
         lease_ns = int(self.settings.lease_s * 1e9)
+        await self._db(self._reap)
+        reaped_at = time.monotonic()
         while self._running:
             claimed = None
             if len(self._in_flight) < self.settings.workers:
@@ -422,6 +450,9 @@ class FrameGenerationQueue:
                 task = asyncio.get_running_loop().create_task(self._process(claimed))
                 self._in_flight[claimed.request_id] = task
                 continue
+            if time.monotonic() - reaped_at > _REAP_INTERVAL_S:
+                await self._db(self._reap)
+                reaped_at = time.monotonic()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_s)
