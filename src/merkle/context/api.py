@@ -92,7 +92,7 @@ class ContextApi:
         for key in ("agent_id", "frame_type"):
             if not IDENTIFIER.fullmatch(getattr(draft, key)):
                 raise ContractViolation(key, f"must match {IDENTIFIER.pattern}")
-        if self._nodes.get(draft.node_id) is None:
+        if not self._nodes.exists(draft.node_id):
             raise ContractViolation("node_id", f"{draft.node_id} is not a stored node")
         _check_content(draft.content)
         metadata = validate_metadata(draft.metadata.to_dict())

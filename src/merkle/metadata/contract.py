@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any
 
@@ -55,7 +55,8 @@ class FrameMetadata:
 
     def to_dict(self) -> dict[str, Any]:
         """The record as a mapping of every key, in the contract's order."""
-        mapping = asdict(self)
+        # Field by field rather than `asdict`, which deep-copies: this runs per frame.
+        mapping = {name: getattr(self, name) for name in _FIELD_ORDER}
         # A record made without the builder may hold a plain string here; the
         # policy, not an AttributeError, must be what refuses a bad one.
         if isinstance(self.source, Source):
@@ -65,6 +66,9 @@ class FrameMetadata:
     def canonical_json(self) -> str:
         """The one JSON encoding of the record: sorted keys, no spaces."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+_FIELD_ORDER = tuple(field.name for field in fields(FrameMetadata))
 
 
 def _text(key: str, value: object, *, pattern: re.Pattern[str] | None = None) -> str:

@@ -90,6 +90,13 @@ class NodeRecordStore:
         ).fetchall()
         return self._record(row, tuple(children))
 
+    def exists(self, node_id: str) -> bool:
+        """Whether a node record with this id is stored."""
+        row = self._db.connection.execute(
+            "SELECT 1 FROM nodes WHERE node_id = ?", (node_id,)
+        ).fetchone()
+        return row is not None
+
     def find(self, prefix: str) -> list[str]:
         """The stored node ids that start with `prefix` (at most two: enough to tell)."""
         rows = self._db.connection.execute(

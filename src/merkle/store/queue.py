@@ -98,6 +98,9 @@ def _request(row: tuple[Any, ...]) -> StoredRequest:
     return StoredRequest(**values)
 
 
+DETACHED = "(detached)"
+
+
 class QueueFullError(Exception):
     """The queue holds as many live requests as it may."""
 
@@ -155,11 +158,12 @@ class QueueStore:
                     "INSERT OR IGNORE INTO request_plans (request_id, plan_id) VALUES (?, ?)",
                     (request.request_id, new.plan_id),
                 )
-            if wait:
-                conn.execute(
-                    "INSERT OR IGNORE INTO request_waiters (request_id, owner) VALUES (?, ?)",
-                    (request.request_id, owner),
-                )
+            # A submission that does not wait still wants the frame: it is recorded
+            # as a detached waiter, so no other process's Ctrl-C cancels the work.
+            conn.execute(
+                "INSERT OR IGNORE INTO request_waiters (request_id, owner) VALUES (?, ?)",
+                (request.request_id, owner if wait else DETACHED),
+            )
         return request, joined
 
     @staticmethod
@@ -239,11 +243,8 @@ class QueueStore:
             plan = self._active_plan(conn, now_ns)
             blocked = self._blocked_agents(conn, now_ns, limits, default)
             marks = ", ".join("?" * len(blocked))
-            where = (
-                "((state = 'pending' AND next_attempt_at_ns <= ?)"
-                " OR (state = 'processing' AND lease_expires_at_ns <= ?))"
-            )
-            parameters: list[Any] = [now_ns, now_ns]
+            where = ""
+            parameters: list[Any] = []
             if blocked:
                 where += f" AND agent_id NOT IN ({marks})"
                 parameters += blocked
@@ -252,11 +253,20 @@ class QueueStore:
                     " AND request_id IN (SELECT request_id FROM request_plans WHERE plan_id = ?)"
                 )
                 parameters.append(plan)
+            # Two queries the claim index serves in order: work whose process died
+            # first, then pending work that is due.
+            order = " ORDER BY priority DESC, request_id LIMIT 1"
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM frame_requests WHERE {where}"
-                " ORDER BY priority DESC, request_id LIMIT 1",
-                parameters,
+                f"SELECT {_COLUMNS} FROM frame_requests WHERE state = 'processing'"
+                f" AND lease_expires_at_ns <= ?{where}{order}",
+                [now_ns, *parameters],
             ).fetchone()
+            if row is None:
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM frame_requests WHERE state = 'pending'"
+                    f" AND next_attempt_at_ns <= ?{where}{order}",
+                    [now_ns, *parameters],
+                ).fetchone()
             if row is None:
                 return None
             candidate = _request(row)
@@ -375,11 +385,14 @@ class QueueStore:
                 ).fetchone()[0]
                 if others:
                     continue
+                # Work another live process is running is left to finish: cancelling
+                # it would free its key for a second, concurrent provider call.
                 cursor = conn.execute(
                     "UPDATE frame_requests SET state = 'cancelled', finished_at_ns = ?,"
-                    " lease_owner = NULL, lease_expires_at_ns = NULL"
-                    " WHERE request_id = ? AND state IN ('pending', 'processing')",
-                    (now_ns, request_id),
+                    " lease_owner = NULL, lease_expires_at_ns = NULL WHERE request_id = ?"
+                    " AND (state = 'pending' OR (state = 'processing'"
+                    " AND (lease_owner = ? OR lease_expires_at_ns <= ?)))",
+                    (now_ns, request_id, owner, now_ns),
                 )
                 if cursor.rowcount:
                     cancelled.append(request_id)

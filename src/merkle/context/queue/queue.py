@@ -275,9 +275,33 @@ class FrameGenerationQueue:
     async def enqueue(self, request: FrameRequest, *, wait: bool = False) -> EnqueueResult:
         """Submit `request`; returns at once. A key with a head (unless `force`) is
         answered by the head; a key with live work joins it."""
-        head = await self._db(self._head_id, request)
-        if head is not None and not request.force:
+        try:
+            head, stored, joined = await self._db(self._enqueue_now, request, wait=wait)
+        except QueueFullError as full:
+            raise QueueFull(
+                f"the queue is full ({full.args[0]:,} requests pending or processing);"
+                f" {request.path} was not added",
+                hint="wait for the running work to finish, then try again",
+            ) from None
+        if stored is None:
             return EnqueueResult(request_id=None, status=EnqueueStatus.HEAD_EXISTS, frame_id=head)
+        status = EnqueueStatus.DEDUPLICATED if joined else EnqueueStatus.ENQUEUED
+        self._sink.emit(
+            "request_deduplicated" if joined else "request_enqueued",
+            {"request_id": stored.request_id, "path": request.path, "agent_id": request.agent_id,
+             "frame_type": request.frame_type, "priority": request.priority.name.lower(),
+             "plan_id": request.plan_id},
+        )  # fmt: skip
+        self._wake.set()
+        return EnqueueResult(request_id=stored.request_id, status=status)
+
+    def _enqueue_now(
+        self, request: FrameRequest, *, wait: bool
+    ) -> tuple[str | None, StoredRequest | None, bool]:
+        """On the store's thread: the head short-circuit, or the stored or joined request."""
+        head = self._head_id(request)
+        if head is not None and not request.force:
+            return head, None, False
         new = NewRequest(
             node_id=request.node_id,
             path=request.path,
@@ -291,30 +315,14 @@ class FrameGenerationQueue:
             # A forced request must replace this head, whatever the clock says.
             superseded_frame_id=head if request.force else None,
         )
-        try:
-            stored, joined = await self._db(
-                self.store.enqueue,
-                new,
-                owner=self.owner,
-                now_ns=self._clock_ns(),
-                max_live=self.settings.max_live,
-                wait=wait,
-            )
-        except QueueFullError as full:
-            raise QueueFull(
-                f"the queue is full ({full.args[0]:,} requests pending or processing);"
-                f" {request.path} was not added",
-                hint="wait for the running work to finish, then try again",
-            ) from None
-        status = EnqueueStatus.DEDUPLICATED if joined else EnqueueStatus.ENQUEUED
-        self._sink.emit(
-            "request_deduplicated" if joined else "request_enqueued",
-            {"request_id": stored.request_id, "path": request.path, "agent_id": request.agent_id,
-             "frame_type": request.frame_type, "priority": request.priority.name.lower(),
-             "plan_id": request.plan_id},
-        )  # fmt: skip
-        self._wake.set()
-        return EnqueueResult(request_id=stored.request_id, status=status)
+        stored, joined = self.store.enqueue(
+            new,
+            owner=self.owner,
+            now_ns=self._clock_ns(),
+            max_live=self.settings.max_live,
+            wait=wait,
+        )
+        return head, stored, joined
 
     async def enqueue_and_wait(self, request: FrameRequest) -> str:
         """Submit `request` and wait for its final result: the frame id, or the final
@@ -509,15 +517,21 @@ class FrameGenerationQueue:
         started = time.monotonic()
         try:
             draft = await self._generator.generate(request, attempt=claimed.attempts)
-            assert self._api is not None
-            put = await self._db(self._api.put_frame, draft)
+            latency_ms = round((time.monotonic() - started) * 1000)
+            # Shielded: once the frame exists, an interrupt must not lose its record.
+            outcome = await asyncio.shield(self._db(self._complete_now, claimed, draft))
         except asyncio.CancelledError:
             raise
         except Exception as error:  # every failure is classified, none escapes the worker
             return await self._failed(claimed, error, info)
-        latency_ms = round((time.monotonic() - started) * 1000)
         self._sink.emit("provider_response_received", {**info, "latency_ms": latency_ms})
-        return await self._finish(claimed, RequestState.DONE, frame_id=put.frame_id)
+        return outcome
+
+    def _complete_now(self, claimed: StoredRequest, draft: FrameDraft) -> StoredRequest | None:
+        """On the store's thread: write the frame through the boundary, then record it."""
+        assert self._api is not None
+        put = self._api.put_frame(draft)
+        return self._finish_now(claimed, RequestState.DONE, frame_id=put.frame_id)
 
     def _fresh_head(self, claimed: StoredRequest) -> str | None:
         assert self._api is not None
@@ -569,18 +583,35 @@ class FrameGenerationQueue:
         error_message: str | None = None,
     ) -> StoredRequest | None:
         # Shielded: once the outcome is known, an interrupt must not lose it.
-        held = await asyncio.shield(
+        return await asyncio.shield(
             self._db(
-                self.store.finish,
-                claimed.request_id,
-                owner=self.owner,
-                now_ns=self._clock_ns(),
-                state=state,
+                self._finish_now,
+                claimed,
+                state,
                 frame_id=frame_id,
                 error_class=error_class,
                 error_message=error_message,
             )
         )
+
+    def _finish_now(
+        self,
+        claimed: StoredRequest,
+        state: RequestState,
+        *,
+        frame_id: str | None = None,
+        error_class: str | None = None,
+        error_message: str | None = None,
+    ) -> StoredRequest | None:
+        held = self.store.finish(
+            claimed.request_id,
+            owner=self.owner,
+            now_ns=self._clock_ns(),
+            state=state,
+            frame_id=frame_id,
+            error_class=error_class,
+            error_message=error_message,
+        )
         if not held:
             return None  # the lease was lost: the process that took over reports it
-        return await self._db(self.store.get, claimed.request_id)
+        return self.store.get(claimed.request_id)
