@@ -70,7 +70,7 @@ def test_provider_test_with_the_key_variable_unset_says_which_variable_to_set(
             "provider", "test", "remote", cwd=workspace.root, env={**env, "TEST_LLM_KEY": ""}
         )
         assert server.requests == []
-    assert result.code == 1
+    assert result.code == 2  # a provider that cannot be set up is bad configuration
     assert "TEST_LLM_KEY" in result.stderr
 
 
