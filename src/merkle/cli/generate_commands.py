@@ -1,28 +1,15 @@
-"""`merkle context generate` and `merkle context regenerate`."""
+"""`merkle context generate` and `merkle context regenerate`: the declarations.
+
+The work lives in `merkle.cli.generate_run`, imported when one of these runs.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from enum import Enum
-from pathlib import Path
-from typing import Any
 
 import typer
 
-from merkle.agents import AgentRegistry, AgentRole
-from merkle.cli.output import JSON_OPTION, CliState, print_json, reporting, state_of
-from merkle.config import Settings
-from merkle.context.generation.orchestrator import GenerationOrchestrator, GenerationResult
-from merkle.context.generation.plan import FailurePolicy, GenerationPlan
-from merkle.context.generation.run import ContextGenerate, GenerateOptions, PlanOutcome
-from merkle.context.generation.units import FrameGenerator, GenerationDeps
-from merkle.context.queue import EventSink, NullSink, Priority, RetrySettings
-from merkle.context.queue.queue import FrameGenerationQueue, QueueSettings, agent_limits
-from merkle.errors import UsageError
-from merkle.providers.registry import ProviderRegistry
-from merkle.store import Database
-from merkle.workspace.layout import Workspace
+from merkle.cli.output import JSON_OPTION, state_of
 
 
 class PriorityName(Enum):
@@ -34,93 +21,12 @@ class PriorityName(Enum):
     LOW = "low"
 
 
-def _options(
-    settings: Settings, registry: AgentRegistry, providers: ProviderRegistry, **given: Any
-) -> GenerateOptions:
-    agent = registry.get(given.pop("agent") or settings.agent)
-    if agent.role is not AgentRole.WRITER:
-        raise UsageError(
-            f"agent {agent.agent_id} is a reader: it may not generate frames",
-            hint="pass --agent with a writer agent",
-        )
-    provider = given.pop("provider") or agent.provider or settings.provider
-    providers.settings(provider)  # unknown names fail here, before any work
-    frame_type = given.pop("frame_type") or agent.frame_type or settings.frame_type
-    return GenerateOptions(
-        agent_id=agent.agent_id, provider_name=provider, frame_type=frame_type, **given
-    )
+class FailurePolicyName(Enum):
+    """The failure policies, as `--failure-policy` spells them."""
 
-
-async def _execute(
-    workspace: Workspace,
-    settings: Settings,
-    agents: AgentRegistry,
-    providers: ProviderRegistry,
-    plan: GenerationPlan,
-    sink: EventSink,
-) -> GenerationResult:
-    database = Database.open(workspace.database_path)
-    deps = GenerationDeps(
-        workspace_root=workspace.root,
-        database=database,
-        agents=agents,
-        providers=providers,
-        settings=settings.generation,
-    )
-    queue = FrameGenerationQueue(
-        workspace.database_path,
-        FrameGenerator(deps),
-        limits=agent_limits(agents.all()),
-        settings=QueueSettings(
-            max_live=settings.generation.queue_max_size,
-            retry=RetrySettings(max_attempts=settings.generation.max_attempts),
-        ),
-        sink=sink,
-    )
-    try:
-        async with queue:
-            await deps.prepare(plan.levels[0][0].provider_name)
-            return await GenerationOrchestrator(queue, sink).execute(plan)
-    finally:
-        await deps.aclose()
-        database.close()
-
-
-def _run(
-    state: CliState,
-    workspace: Workspace,
-    settings: Settings,
-    agents: AgentRegistry,
-    providers: ProviderRegistry,
-    plan: GenerationPlan,
-    json_output: bool,
-) -> GenerationResult:
-    if state.show_progress and not json_output:
-        from merkle.cli.generate_progress import GenerateProgress  # deferred: Rich
-
-        with GenerateProgress(state.err, total=plan.total_nodes, levels=plan.total_levels) as bar:
-            return asyncio.run(_execute(workspace, settings, agents, providers, plan, bar))
-    return asyncio.run(_execute(workspace, settings, agents, providers, plan, NullSink()))
-
-
-def _report(
-    state: CliState, outcome: PlanOutcome, result: GenerationResult | None, session_id: str
-) -> None:
-    if result is None:
-        state.echo(
-            f"Nothing to do: {outcome.target.path} and its {len(outcome.skipped)} node(s)"
-            " already have frames (pass --force to regenerate)."
-        )
-        return
-    state.echo(
-        f"generated {result.total_generated}, failed {result.total_failed},"
-        f" skipped {len(outcome.skipped)} (already had frames)"
-    )
-    for failure in result.failures.values():
-        state.echo(f"  failed  {failure.path}: {failure.error_class}: {failure.message}")
-    if result.error:
-        state.echo(f"stopped: {result.error}")
-    state.echo(f"session  {session_id}")
+    STOP_ON_LEVEL_FAILURE = "stop-on-level-failure"
+    CONTINUE = "continue"
+    FAIL_IMMEDIATELY = "fail-immediately"
 
 
 def generate(
@@ -135,8 +41,8 @@ def generate(
     no_recursive: bool = typer.Option(
         False, "--no-recursive", help="Only the node itself, not its descendants."
     ),
-    failure_policy: FailurePolicy = typer.Option(
-        FailurePolicy.STOP_ON_LEVEL_FAILURE.value, "--failure-policy", case_sensitive=False
+    failure_policy: FailurePolicyName = typer.Option(
+        FailurePolicyName.STOP_ON_LEVEL_FAILURE.value, "--failure-policy", case_sensitive=False
     ),
     priority: PriorityName = typer.Option(
         PriorityName.URGENT.value, "--priority", case_sensitive=False, help="Queue priority."
@@ -144,60 +50,22 @@ def generate(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Generate context frames for a path and everything below it, leaf to trunk."""
-    state = state_of(ctx)
-    with reporting(state, json_output=json_output):
-        if sum(x is not None for x in (path, path_option, node)) > 1:
-            raise UsageError("give one of PATH, --path and --node", hint="see --help")
-        workspace = state.locate()
-        settings = state.settings(workspace)
-        agents, providers = AgentRegistry(settings.agents), ProviderRegistry(settings.providers)
-        session_id = uuid.uuid4().hex
-        options = _options(
-            settings,
-            agents,
-            providers,
-            agent=agent,
-            provider=provider,
-            frame_type=frame_type,
-            path=path if path is not None else path_option,
-            node=node,
-            force=force,
-            recursive=not no_recursive,
-            failure_policy=failure_policy,
-            priority=Priority[priority.name],
-            session_id=session_id,
-        )
-        with Database.open(workspace.database_path) as database:
-            outcome = ContextGenerate(database, workspace_root=workspace.root).plan(
-                options, cwd=Path.cwd()
-            )
-    result = None
-    if outcome.plan is not None:
-        try:
-            with reporting(state, json_output=json_output):
-                result = _run(
-                    state, workspace, settings, agents, providers, outcome.plan, json_output
-                )
-        except KeyboardInterrupt:
-            state.info(
-                "interrupted: every finished frame is kept; run the same command again"
-                " to generate the rest"
-            )
-            raise typer.Exit(130) from None
-    if json_output:
-        payload = result.to_json() if result is not None else {"plan_id": None}
-        print_json(
-            {
-                **payload,
-                "target_path": outcome.target.path,
-                "skipped": list(outcome.skipped),
-                "session_id": session_id,
-            }
-        )
-    else:
-        _report(state, outcome, result, session_id)
-    if result is not None and (result.total_failed or result.error):
-        raise typer.Exit(1)
+    from merkle.cli.generate_run import run_generate  # deferred: see the module docstring
+
+    run_generate(
+        state_of(ctx),
+        path=path,
+        path_option=path_option,
+        node=node,
+        agent=agent,
+        provider=provider,
+        frame_type=frame_type,
+        force=force,
+        no_recursive=no_recursive,
+        failure_policy=failure_policy.value,
+        priority=priority.value,
+        json_output=json_output,
+    )
 
 
 def regenerate(
@@ -220,7 +88,7 @@ def regenerate(
         frame_type=frame_type,
         force=True,
         no_recursive=True,
-        failure_policy=FailurePolicy.STOP_ON_LEVEL_FAILURE,
+        failure_policy=FailurePolicyName.STOP_ON_LEVEL_FAILURE,
         priority=PriorityName.URGENT,
         json_output=json_output,
     )
