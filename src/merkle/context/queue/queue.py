@@ -443,7 +443,7 @@ class FrameGenerationQueue:
             if len(self._in_flight) < self.settings.workers:
                 try:
                     claimed = await self._db(
-                        self.store.claim,
+                        self._claim_now,
                         owner=self.owner,
                         now_ns=self._clock_ns(),
                         lease_ns=lease_ns,
@@ -455,8 +455,8 @@ class FrameGenerationQueue:
                     # waiters are still owed their results.
                     self._sink.emit("queue_error", {"message": error.message})
             if claimed is not None:
-                task = asyncio.get_running_loop().create_task(self._process(claimed))
-                self._in_flight[claimed.request_id] = task
+                task = asyncio.get_running_loop().create_task(self._process(*claimed))
+                self._in_flight[claimed[0].request_id] = task
                 continue
             if time.monotonic() - reaped_at > _REAP_INTERVAL_S:
                 await self._db(self._reap)
@@ -479,16 +479,36 @@ class FrameGenerationQueue:
             )
             await self._db(self.store.renew_plans, owner=self.owner, until_ns=until)
 
-    async def _process(self, claimed: StoredRequest) -> None:
+    def _claim_now(
+        self,
+        *,
+        owner: str,
+        now_ns: int,
+        lease_ns: int,
+        limits: Mapping[str, AgentLimits],
+        default_limits: AgentLimits,
+    ) -> tuple[StoredRequest, str | None] | None:
+        """On the store's thread: claim the next request, with the frame that already
+        settles it, if any (one trip to the store instead of two)."""
+        claimed = self.store.claim(
+            owner=owner,
+            now_ns=now_ns,
+            lease_ns=lease_ns,
+            limits=limits,
+            default_limits=default_limits,
+        )
+        return None if claimed is None else (claimed, self._fresh_head(claimed))
+
+    async def _process(self, claimed: StoredRequest, existing: str | None) -> None:
         try:
-            outcome = await self._run(claimed)
+            outcome = await self._run(claimed, existing)
         finally:
             self._in_flight.pop(claimed.request_id, None)
             self._wake.set()
         if outcome is not None:
             self._resolve(outcome)
 
-    async def _run(self, claimed: StoredRequest) -> StoredRequest | None:
+    async def _run(self, claimed: StoredRequest, existing: str | None) -> StoredRequest | None:
         request = FrameRequest(
             node_id=claimed.node_id,
             path=claimed.path,
@@ -510,7 +530,6 @@ class FrameGenerationQueue:
         self._sink.emit("request_processing", info)
         # A frame written for this request already (by a process that died before
         # recording it) settles it without another provider call.
-        existing = await self._db(self._fresh_head, claimed)
         if existing is not None:
             return await self._finish(claimed, RequestState.DONE, frame_id=existing)
         self._sink.emit("provider_request_sent", info)
