@@ -90,6 +90,13 @@ class NodeRecordStore:
         ).fetchall()
         return self._record(row, tuple(children))
 
+    def size_of(self, node_id: str) -> int | None:
+        """The size in bytes of the stored node (a directory: of its files), if stored."""
+        row = self._db.connection.execute(
+            "SELECT size_bytes FROM nodes WHERE node_id = ?", (node_id,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def exists(self, node_id: str) -> bool:
         """Whether a node record with this id is stored."""
         row = self._db.connection.execute(

@@ -48,6 +48,8 @@ from merkle.store.queue import (
 )
 
 P = ParamSpec("P")
+# A claimed request, and the frame that already settles it (if any).
+Claimed = tuple[StoredRequest, str | None]
 # How often an idle dispatcher looks for leases held by processes that died.
 _REAP_INTERVAL_S = 1.0
 T = TypeVar("T")
@@ -487,7 +489,7 @@ class FrameGenerationQueue:
         lease_ns: int,
         limits: Mapping[str, AgentLimits],
         default_limits: AgentLimits,
-    ) -> tuple[StoredRequest, str | None] | None:
+    ) -> Claimed | None:
         """On the store's thread: claim the next request, with the frame that already
         settles it, if any (one trip to the store instead of two)."""
         claimed = self.store.claim(
@@ -500,15 +502,27 @@ class FrameGenerationQueue:
         return None if claimed is None else (claimed, self._fresh_head(claimed))
 
     async def _process(self, claimed: StoredRequest, existing: str | None) -> None:
-        try:
-            outcome = await self._run(claimed, existing)
-        finally:
-            self._in_flight.pop(claimed.request_id, None)
-            self._wake.set()
-        if outcome is not None:
-            self._resolve(outcome)
+        """Run a claimed request; after a success, go on with the next one this slot
+        claimed in the same trip to the store (a freed slot is refilled at once)."""
+        current: Claimed | None = (claimed, existing)
+        task = asyncio.current_task()
+        while current is not None:
+            claimed, existing = current
+            current = None
+            try:
+                outcome, current = await self._run(claimed, existing)
+            finally:
+                self._in_flight.pop(claimed.request_id, None)
+                if current is not None and task is not None:
+                    self._in_flight[current[0].request_id] = task
+                else:
+                    self._wake.set()
+            if outcome is not None:
+                self._resolve(outcome)
 
-    async def _run(self, claimed: StoredRequest, existing: str | None) -> StoredRequest | None:
+    async def _run(
+        self, claimed: StoredRequest, existing: str | None
+    ) -> tuple[StoredRequest | None, Claimed | None]:
         request = FrameRequest(
             node_id=claimed.node_id,
             path=claimed.path,
@@ -531,26 +545,39 @@ class FrameGenerationQueue:
         # A frame written for this request already (by a process that died before
         # recording it) settles it without another provider call.
         if existing is not None:
-            return await self._finish(claimed, RequestState.DONE, frame_id=existing)
+            return await self._finish(claimed, RequestState.DONE, frame_id=existing), None
         self._sink.emit("provider_request_sent", info)
         started = time.monotonic()
         try:
             draft = await self._generator.generate(request, attempt=claimed.attempts)
             latency_ms = round((time.monotonic() - started) * 1000)
             # Shielded: once the frame exists, an interrupt must not lose its record.
-            outcome = await asyncio.shield(self._db(self._complete_now, claimed, draft))
+            outcome, following = await asyncio.shield(self._db(self._complete_now, claimed, draft))
         except asyncio.CancelledError:
             raise
         except Exception as error:  # every failure is classified, none escapes the worker
-            return await self._failed(claimed, error, info)
+            return await self._failed(claimed, error, info), None
         self._sink.emit("provider_response_received", {**info, "latency_ms": latency_ms})
-        return outcome
+        return outcome, following
 
-    def _complete_now(self, claimed: StoredRequest, draft: FrameDraft) -> StoredRequest | None:
-        """On the store's thread: write the frame through the boundary, then record it."""
+    def _complete_now(
+        self, claimed: StoredRequest, draft: FrameDraft
+    ) -> tuple[StoredRequest | None, Claimed | None]:
+        """On the store's thread: write the frame through the boundary, record it, and
+        claim this slot's next request."""
         assert self._api is not None
         put = self._api.put_frame(draft)
-        return self._finish_now(claimed, RequestState.DONE, frame_id=put.frame_id)
+        outcome = self._finish_now(claimed, RequestState.DONE, frame_id=put.frame_id)
+        if not self._running:
+            return outcome, None
+        following = self._claim_now(
+            owner=self.owner,
+            now_ns=self._clock_ns(),
+            lease_ns=int(self.settings.lease_s * 1e9),
+            limits=self._limits,
+            default_limits=self.settings.default_limits,
+        )
+        return outcome, following
 
     def _fresh_head(self, claimed: StoredRequest) -> str | None:
         assert self._api is not None
