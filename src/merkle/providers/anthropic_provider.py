@@ -37,14 +37,22 @@ from merkle.providers.base import (
 )
 from merkle.providers.remote import (
     Endpoint,
+    SdkErrors,
     api_key_variable,
     first_problem,
     or_setting,
     read_api_key,
     require_model,
+    translate_sdk_error,
     utc_now,
 )
 
+_ERRORS = SdkErrors(
+    timeout=anthropic.APITimeoutError,
+    connection=anthropic.APIConnectionError,
+    status=anthropic.APIStatusError,
+    validation=anthropic.APIResponseValidationError,
+)
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_API_KEY_ENV = "ANTHROPIC_API_KEY"
 
@@ -130,21 +138,9 @@ class AnthropicProvider:
         await self._client.close()
 
     def _translate(self, error: anthropic.AnthropicError, *, timeout_s: float) -> ProviderError:
-        # APITimeoutError is a subclass of APIConnectionError: test it first.
-        if isinstance(error, anthropic.APITimeoutError):
-            return self._endpoint.timed_out(timeout_s)
-        if isinstance(error, anthropic.APIConnectionError):
-            return self._endpoint.unreachable(error)
-        if isinstance(error, anthropic.APIStatusError):
-            return self._endpoint.rejected(
-                error.status_code,
-                body=error.body,
-                headers=error.response.headers,
-                now=self._clock(),
-            )
-        if isinstance(error, anthropic.APIResponseValidationError):
-            return self._endpoint.malformed(error.message)
-        return self._endpoint.refused(str(error))
+        return translate_sdk_error(
+            error, errors=_ERRORS, endpoint=self._endpoint, timeout_s=timeout_s, now=self._clock()
+        )
 
     def _completion(self, body: bytes) -> Completion:
         try:

@@ -31,14 +31,22 @@ from merkle.providers.base import (
 )
 from merkle.providers.remote import (
     Endpoint,
+    SdkErrors,
     api_key_variable,
     first_problem,
     or_setting,
     read_api_key,
     require_model,
+    translate_sdk_error,
     utc_now,
 )
 
+_ERRORS = SdkErrors(
+    timeout=openai.APITimeoutError,
+    connection=openai.APIConnectionError,
+    status=openai.APIStatusError,
+    validation=openai.APIResponseValidationError,
+)
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 
@@ -118,21 +126,9 @@ class OpenAIProvider:
         await self._client.close()
 
     def _translate(self, error: openai.OpenAIError, *, timeout_s: float) -> ProviderError:
-        # APITimeoutError is a subclass of APIConnectionError: test it first.
-        if isinstance(error, openai.APITimeoutError):
-            return self._endpoint.timed_out(timeout_s)
-        if isinstance(error, openai.APIConnectionError):
-            return self._endpoint.unreachable(error)
-        if isinstance(error, openai.APIStatusError):
-            return self._endpoint.rejected(
-                error.status_code,
-                body=error.body,
-                headers=error.response.headers,
-                now=self._clock(),
-            )
-        if isinstance(error, openai.APIResponseValidationError):
-            return self._endpoint.malformed(error.message)
-        return self._endpoint.refused(str(error))
+        return translate_sdk_error(
+            error, errors=_ERRORS, endpoint=self._endpoint, timeout_s=timeout_s, now=self._clock()
+        )
 
     def _completion(self, body: bytes) -> Completion:
         try:

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from merkle.config.model import ProviderSettings
@@ -279,6 +279,40 @@ _WHAT = {
     ErrorClass.MODEL_NOT_FOUND: "model {model!r} not found",
     ErrorClass.BAD_REQUEST: "the API rejected the request",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class SdkErrors:
+    """An SDK's exception classes, as `translate_sdk_error` tells them apart."""
+
+    timeout: type[BaseException]
+    connection: type[BaseException]
+    status: type[BaseException]
+    validation: type[BaseException]
+
+
+def translate_sdk_error(
+    error: BaseException,
+    *,
+    errors: SdkErrors,
+    endpoint: Endpoint,
+    timeout_s: float,
+    now: datetime,
+) -> ProviderError:
+    """The `ProviderError` for an SDK's exception: the one translation both SDKs share."""
+    # The timeout class is a subclass of the connection class in both SDKs: test it first.
+    if isinstance(error, errors.timeout):
+        return endpoint.timed_out(timeout_s)
+    if isinstance(error, errors.connection):
+        return endpoint.unreachable(error)
+    if isinstance(error, errors.status):
+        status: Any = error
+        return endpoint.rejected(
+            status.status_code, body=status.body, headers=status.response.headers, now=now
+        )
+    if isinstance(error, errors.validation):
+        return endpoint.malformed(str(getattr(error, "message", error)))
+    return endpoint.refused(str(error))
 
 
 def _clip(text: str | None) -> str:
