@@ -14,6 +14,8 @@ What it does:
    (`tests/support/llm_server.py`) whose every answer takes `--latency-ms`
    (default 100 ms), and configures the workspace: the `remote` provider
    aimed at it, and `[agents.docs-writer] max_concurrent = C` (default 8).
+   The server keeps connections alive, as the hosted APIs do, so the client
+   reuses its pooled connections as it would in real use.
 3. Full run: `merkle context generate` as a subprocess of the real CLI,
    timed from spawn to exit. The level-barrier bound is what a perfect
    scheduler with C calls in flight and a barrier between levels needs:
@@ -408,7 +410,7 @@ def main() -> int:
     latency_s = options.latency_ms / 1000
     work = Path(tempfile.mkdtemp(prefix="merkle-bench-generate-"))
     default = Reply.answer("note", delay_s=latency_s)
-    server = LlmServer(models={MODEL}, api_key=API_KEY, default=default)
+    server = LlmServer(models={MODEL}, api_key=API_KEY, default=default, keep_alive=True)
     server.start()
     try:
         bench = Bench(work / "ws", server, options.concurrency)

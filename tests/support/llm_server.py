@@ -16,8 +16,10 @@ parsed JSON body; the credential itself is kept in memory only, out of every
 most requests it had in flight at once (`server.max_in_flight`).
 
 Every wait (latency, a hang) is on the server's stop event, so stopping never
-waits for a scripted delay. Every response closes its connection, so no
-keep-alive connection holds a handler thread when the server stops.
+waits for a scripted delay. Every response closes its connection unless the
+server is built with `keep_alive=True` (as real APIs do; the benches use it):
+then stopping shuts every open connection down, so no idle keep-alive
+connection holds a handler thread.
 """
 
 from __future__ import annotations
@@ -197,7 +199,9 @@ class LlmServer:
         models: Iterable[str] | None = None,
         api_key: str | None = None,
         default: Reply | None = None,
+        keep_alive: bool = False,
     ) -> None:
+        self.keep_alive = keep_alive
         self.models = frozenset(models) if models is not None else None
         self.api_key = api_key
         self.default = default or Reply.answer()
@@ -231,6 +235,7 @@ class LlmServer:
         if self._httpd is None or self._thread is None:
             return
         self._httpd.shutdown()
+        self._httpd.close_connections()
         self._httpd.server_close()  # joins the handler threads (block_on_close)
         self._thread.join(_SAFETY_TIMEOUT_S)
         self._httpd = None
@@ -324,6 +329,29 @@ class _Server(ThreadingHTTPServer):
     block_on_close = True
     llm: LlmServer
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(request)
+
+    def close_connections(self) -> None:
+        """Wake handlers idle on a keep-alive connection: their next read sees EOF."""
+        with self._connections_lock:
+            for connection in self._connections:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # already closed by the client
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Ignore a client that left before its answer (it timed out); report anything else."""
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -333,6 +361,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body are written apart; without this a keep-alive client
+    # waits for a delayed ACK (~40 ms) on each answer.
+    disable_nagle_algorithm = True
     # A read that never completes must not keep `stop` waiting forever.
     timeout = _SAFETY_TIMEOUT_S
     server: _Server
@@ -357,7 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._respond(llm, request, reply)
         finally:
             llm._leave()
-            self.close_connection = True
+            self.close_connection = not llm.keep_alive or reply.kind is not ReplyKind.ANSWER
 
     def _record(self, raw_body: bytes) -> RecordedRequest:
         headers = {name.lower(): value for name, value in self.headers.items()}
@@ -434,7 +465,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("content-length", str(len(body)))
-        self.send_header("connection", "close")
+        if not self.server.llm.keep_alive:
+            self.send_header("connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
