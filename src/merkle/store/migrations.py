@@ -207,4 +207,39 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        version=4,
+        name="sessions and events",
+        statements=(
+            # One row per command that did work. `ended_at_ns` is set by its
+            # `session_ended` event; a row without it whose owner is gone was
+            # interrupted.
+            """
+            CREATE TABLE sessions (
+                session_id TEXT PRIMARY KEY,
+                command TEXT NOT NULL,
+                owner TEXT NOT NULL,
+                started_at_ns INTEGER NOT NULL,
+                ended_at_ns INTEGER,
+                outcome TEXT,
+                last_seq INTEGER NOT NULL DEFAULT 0
+            )
+            """,
+            "CREATE INDEX sessions_by_start ON sessions (started_at_ns)",
+            # `data` is the event's JSON object, as written.
+            """
+            CREATE TABLE events (
+                session_id TEXT NOT NULL REFERENCES sessions (session_id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                ts TEXT NOT NULL,
+                type TEXT NOT NULL,
+                data TEXT NOT NULL,
+                PRIMARY KEY (session_id, seq)
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

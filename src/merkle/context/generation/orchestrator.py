@@ -159,7 +159,7 @@ class GenerationOrchestrator:
             "level_started", {"plan_id": plan.plan_id, "level": index, "total": len(level)}
         )
         failed_here: list[NodeFailure] = []
-        tasks = [asyncio.create_task(self._run_item(plan, item)) for item in level]
+        tasks = [asyncio.create_task(self._run_item(plan, item, index)) for item in level]
         immediate = plan.failure_policy is FailurePolicy.FAIL_IMMEDIATELY
         try:
             await self._await_level(tasks, result, failed_here, immediate=immediate)
@@ -218,9 +218,9 @@ class GenerationOrchestrator:
                 pending = set()
 
     async def _run_item(
-        self, plan: GenerationPlan, item: GenerationItem
+        self, plan: GenerationPlan, item: GenerationItem, level: int
     ) -> tuple[GenerationItem, str | None, NodeFailure | None]:
-        info = {"plan_id": plan.plan_id, "node_id": item.node_id, "path": item.path}
+        info = {"plan_id": plan.plan_id, "node_id": item.node_id, "path": item.path, "level": level}
         self._sink.emit("node_generation_started", info)
         request = FrameRequest(
             node_id=item.node_id,

@@ -116,12 +116,12 @@ class ContextGenerate:
             nodes = [target]
         todo, skipped = self._filter_heads(nodes, options)
         levels = _levels(todo, options)
-        self._sink.emit(
-            "plan_constructed",
-            {"target_path": target.path, "nodes": len(todo), "skipped": len(skipped),
-             "levels": len(levels)},
-        )  # fmt: skip
         if not levels:
+            self._sink.emit(
+                "plan_constructed",
+                {"plan_id": None, "target_path": target.path, "total_nodes": 0,
+                 "total_levels": 0, "skipped": len(skipped)},
+            )  # fmt: skip
             return PlanOutcome(target=target, plan=None, skipped=tuple(skipped))
         plan = GenerationPlan(
             plan_id=uuid.uuid4().hex,
@@ -136,6 +136,11 @@ class ContextGenerate:
             force=options.force,
         )
         validate_plan(plan)
+        self._sink.emit(
+            "plan_constructed",
+            {"plan_id": plan.plan_id, "target_path": target.path, "total_nodes": plan.total_nodes,
+             "total_levels": plan.total_levels, "skipped": len(skipped)},
+        )  # fmt: skip
         return PlanOutcome(target=target, plan=plan, skipped=tuple(skipped))
 
     def _filter_heads(

@@ -1,8 +1,8 @@
 """The frame generation queue: the only path to providers (lifecycle only)."""
 
-from merkle.context.queue.events import EventSink, ListSink, NullSink
 from merkle.context.queue.policy import RetryDecision, RetrySettings, decide_retry
 from merkle.context.queue.request import FrameRequest, Priority
+from merkle.telemetry.sink import EventSink, ListSink, NullSink
 
 __all__ = [
     "EventSink",

@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
-import socket
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,11 +29,11 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 from merkle.agents import AgentProfile
 from merkle.context.api import ContextApi, FrameDraft
-from merkle.context.queue.events import EventSink, NullSink
 from merkle.context.queue.policy import RetrySettings, decide_retry, min_interval_s
 from merkle.context.queue.request import FrameRequest, Priority
 from merkle.errors import UsageError, WorkFailed
 from merkle.store import Database
+from merkle.store.owners import new_owner_id, owner_is_dead
 from merkle.store.queue import (
     AgentLimits,
     NewRequest,
@@ -46,6 +43,7 @@ from merkle.store.queue import (
     StoreBusy,
     StoredRequest,
 )
+from merkle.telemetry.sink import EventSink, NullSink
 
 P = ParamSpec("P")
 # A claimed request, and the frame that already settles it (if any).
@@ -144,29 +142,6 @@ def agent_limits(agents: Iterable[AgentProfile]) -> dict[str, AgentLimits]:
     }
 
 
-def _owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _is_dead(owner: str) -> bool:
-    """Whether `owner` was a process on this machine that no longer runs.
-
-    Its leases then need not run out: a rerun after a crash resumes at once.
-    Owners on other machines are left to their leases.
-    """
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
 def _error_fields(error: BaseException) -> tuple[str, str, bool, float | None]:
     """The class, message, retryability and Retry-After of any generation failure."""
     error_class = getattr(error, "error_class", None)
@@ -197,7 +172,7 @@ class FrameGenerationQueue:
         self._sink = sink or NullSink()
         self._clock_ns = clock_ns
         self._rng = rng or random.Random()
-        self.owner = _owner_id()
+        self.owner = new_owner_id()
         # One thread owns the connection: store calls never block the event loop.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merkle-queue")
         self._database: Database | None = None
@@ -432,7 +407,7 @@ class FrameGenerationQueue:
 
     def _reap(self) -> None:
         for owner in self.store.owners():
-            if _is_dead(owner):
+            if owner_is_dead(owner):
                 self.store.expire(owner)
 
     async def _dispatch(self) -> None:

@@ -1,9 +1,10 @@
-"""The event sink the queue and the orchestrator report through.
+"""The event sink every service reports through (`emit(type, data)`).
 
-Events are for watching (a progress display, the session log); the return
-values of the queue are the programmatic answer. Until the event store
-exists, `NullSink` drops them. Event data never holds prompt text, frame
-content or credentials: ids, paths, names, counts and error classes only.
+Events are for watching (a progress display, the session log); return values
+are the programmatic answer. The command line backs the sink with an
+`EventBus` that stores the session; library use gets `NullSink`, whose emit
+costs nothing. Event data never holds prompt text, frame content or
+credentials: ids, paths, names, counts, timings and error messages only.
 """
 
 from __future__ import annotations

@@ -1,0 +1,144 @@
+"""The one writer of a session: assigns `seq` and commits events to the store.
+
+`record` is cheap and never fails the caller: it numbers the event and hands
+it to a background thread, which commits what has gathered in one
+transaction, at most every `flush_interval_s`. A follower in another process
+thus sees an event within about that interval plus its own poll. The session
+row and `session_started` (seq 1) are committed before `start` returns, so a
+follower finds the session at once; `end` records `session_ended` and commits
+everything left before it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from merkle.errors import MerkleError
+from merkle.store import Database
+from merkle.store.events import EventRow, EventStore
+from merkle.store.owners import new_owner_id
+from merkle.telemetry.model import Event, clean_data, format_ts, new_session_id
+
+FLUSH_INTERVAL_S = 0.05
+_ID_ATTEMPTS = 5
+
+
+class SessionWriter:
+    """Numbers and stores the events of one session (thread-safe)."""
+
+    def __init__(
+        self,
+        database_path: Path,
+        *,
+        command: str,
+        flush_interval_s: float = FLUSH_INTERVAL_S,
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._path = database_path
+        self.command = command
+        self._interval = flush_interval_s
+        self._clock_ns = clock_ns
+        self._lock = threading.Condition()
+        self._pending: list[EventRow] = []
+        self._seq = 0
+        self._ended: tuple[str, int, str] | None = None
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._database: Database | None = None
+        self._store: EventStore | None = None
+        self.session_id = ""
+        self.error: str | None = None  # the last failed commit, if events were lost
+
+    def start(self, data: Mapping[str, object] | None = None) -> Event:
+        """Create the session and commit `session_started`; start the writer thread."""
+        self._database = Database.open(self._path)
+        self._store = EventStore(self._database)
+        started_ns = self._clock_ns()
+        owner = new_owner_id()
+        for _ in range(_ID_ATTEMPTS):
+            self.session_id = new_session_id(started_ns)
+            if self._store.create_session(
+                self.session_id, command=self.command, owner=owner, started_at_ns=started_ns
+            ):
+                break
+        else:
+            raise MerkleError("cannot create a session: every drawn id was taken")
+        event = self.record("session_started", {"command": self.command, **(data or {})})
+        self._commit(self._take())
+        self._thread = threading.Thread(target=self._run, name="merkle-events", daemon=True)
+        self._thread.start()
+        return event
+
+    def record(self, event_type: str, data: Mapping[str, object]) -> Event:
+        """Number the event and queue it for the store."""
+        now_ns = self._clock_ns()
+        with self._lock:
+            if self._ended is not None:
+                raise MerkleError(f"session {self.session_id} has ended")
+            self._seq += 1
+            event = Event(format_ts(now_ns), self.session_id, self._seq, event_type, data)
+            self._pending.append(_row(event))
+            if event_type == "session_ended":
+                self._ended = (self.session_id, now_ns, str(data.get("outcome", "completed")))
+            self._lock.notify()
+        return event
+
+    def end(self, outcome: str, data: Mapping[str, object] | None = None) -> Event | None:
+        """Record `session_ended` and commit everything; idempotent."""
+        with self._lock:
+            if self._ended is not None or not self.session_id:
+                return None
+        event = self.record("session_ended", {**(data or {}), "outcome": outcome})
+        self.close()
+        return event
+
+    def close(self) -> None:
+        """Stop the thread, commit what is left and close the connection (no event)."""
+        with self._lock:
+            self._closing = True
+            self._lock.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._commit(self._take())
+        if self._database is not None:
+            self._database.close()
+            self._database = None
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: bool(self._pending) or self._closing)
+                if self._closing:
+                    return
+            self._commit(self._take())
+            # Gather what comes next into one commit instead of one per event.
+            with self._lock:
+                self._lock.wait_for(lambda: self._closing, self._interval)
+
+    def _take(self) -> tuple[list[EventRow], tuple[str, int, str] | None]:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            ended = self._ended if batch and batch[-1].type == "session_ended" else None
+        return batch, ended
+
+    def _commit(self, taken: tuple[list[EventRow], tuple[str, int, str] | None]) -> None:
+        batch, ended = taken
+        if not batch or self._store is None:
+            return
+        try:
+            self._store.append(batch, ended=ended)
+        except Exception as error:  # a lost event must never fail the work it describes
+            self.error = f"{len(batch)} event(s) not stored: {error}"
+            with self._lock:
+                if not self._closing:
+                    self._pending[:0] = batch  # kept for the next commit
+
+
+def _row(event: Event) -> EventRow:
+    data = json.dumps(clean_data(event.data), separators=(",", ":"), default=str)
+    return EventRow(event.session, event.seq, event.ts, event.type, data)
