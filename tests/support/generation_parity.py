@@ -288,6 +288,7 @@ def _events(sink: ListSink) -> list[list[Any]]:
     return [
         [kind, {key: value for key, value in sorted(data.items()) if key not in varying}]
         for kind, data in sink.events
+        if kind != "queue_stats"  # a periodic report: how many depends on timing
     ]
 
 

@@ -14,6 +14,7 @@ from merkle.cli.agent_commands import agent_app
 from merkle.cli.context_commands import context_app
 from merkle.cli.output import CliState
 from merkle.cli.provider_commands import provider_app
+from merkle.cli.session_commands import sessions_app, tui
 
 app = typer.Typer(
     name="merkle",
@@ -29,6 +30,8 @@ app.add_typer(workspace_commands.workspace_app, name="workspace")
 app.add_typer(context_app, name="context")
 app.add_typer(agent_app, name="agent")
 app.add_typer(provider_app, name="provider")
+app.add_typer(sessions_app, name="sessions")
+app.command()(tui)
 
 
 def _print_version(value: bool) -> None:

@@ -7,7 +7,6 @@ for importing the queue, the orchestrator and asyncio at start-up.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +14,18 @@ import typer
 
 from merkle.agents import AgentRegistry, AgentRole
 from merkle.cli.output import CliState, print_json, reporting
+from merkle.cli.session import command_session
 from merkle.config import Settings
 from merkle.context.generation.orchestrator import GenerationOrchestrator, GenerationResult
 from merkle.context.generation.plan import FailurePolicy, GenerationPlan
 from merkle.context.generation.run import ContextGenerate, GenerateOptions, PlanOutcome
 from merkle.context.generation.units import FrameGenerator, GenerationDeps
-from merkle.context.queue import EventSink, NullSink, Priority, RetrySettings
+from merkle.context.queue import EventSink, Priority, RetrySettings
 from merkle.context.queue.queue import FrameGenerationQueue, QueueSettings, agent_limits
 from merkle.errors import UsageError
 from merkle.providers.registry import ProviderRegistry
 from merkle.store import Database
+from merkle.telemetry.bus import EventBus
 from merkle.workspace.layout import Workspace
 
 
@@ -87,14 +88,16 @@ def _run(
     agents: AgentRegistry,
     providers: ProviderRegistry,
     plan: GenerationPlan,
+    bus: EventBus,
     json_output: bool,
 ) -> GenerationResult:
     if state.show_progress and not json_output:
         from merkle.cli.generate_progress import GenerateProgress  # deferred: Rich
 
         with GenerateProgress(state.err, total=plan.total_nodes, levels=plan.total_levels) as bar:
-            return asyncio.run(_execute(workspace, settings, agents, providers, plan, bar))
-    return asyncio.run(_execute(workspace, settings, agents, providers, plan, NullSink()))
+            bus.subscribe(lambda event: bar.emit(event.type, event.data))
+            return asyncio.run(_execute(workspace, settings, agents, providers, plan, bus))
+    return asyncio.run(_execute(workspace, settings, agents, providers, plan, bus))
 
 
 def _report(
@@ -117,46 +120,52 @@ def _report(
     state.echo(f"session  {session_id}")
 
 
-def run_generate(
-    state: CliState,
-    *,
-    path: str | None,
-    path_option: str | None,
-    node: str | None,
-    agent: str | None,
-    provider: str | None,
-    frame_type: str | None,
-    force: bool,
-    no_recursive: bool,
-    failure_policy: str,
-    priority: str,
-    json_output: bool,
-) -> None:
-    """Plan and run a generation for the command line; exits 1 when a node failed."""
+def run_generate(state: CliState, *, json_output: bool, **given: Any) -> None:
+    """Plan and run a generation for the command line, in its own session; exits 1
+    when a node failed."""
     with reporting(state, json_output=json_output):
-        if sum(x is not None for x in (path, path_option, node)) > 1:
+        if sum(given[key] is not None for key in ("path", "path_option", "node")) > 1:
             raise UsageError("give one of PATH, --path and --node", hint="see --help")
         workspace = state.locate()
         settings = state.settings(workspace)
+    regenerate = given["force"] and given["no_recursive"]
+    command = "context regenerate" if regenerate else "context generate"
+    arguments = {key: value for key, value in given.items() if value not in (None, False)}
+    with command_session(state, workspace, command, {"arguments": arguments}) as bus:
+        _generate(state, workspace, settings, bus, json_output=json_output, **given)
+
+
+def _generate(
+    state: CliState,
+    workspace: Workspace,
+    settings: Settings,
+    bus: EventBus,
+    *,
+    json_output: bool,
+    path: str | None,
+    path_option: str | None,
+    node: str | None,
+    no_recursive: bool,
+    failure_policy: str,
+    priority: str,
+    **given: Any,
+) -> None:
+    with reporting(state, json_output=json_output):
         agents, providers = AgentRegistry(settings.agents), ProviderRegistry(settings.providers)
-        session_id = uuid.uuid4().hex
         options = _options(
             settings,
             agents,
             providers,
-            agent=agent,
-            provider=provider,
-            frame_type=frame_type,
             path=path if path is not None else path_option,
             node=node,
-            force=force,
             recursive=not no_recursive,
             failure_policy=FailurePolicy(failure_policy),
             priority=Priority[priority.upper()],
-            session_id=session_id,
+            session_id=bus.session_id,
+            **given,
         )
         with Database.open(workspace.database_path) as database:
-            outcome = ContextGenerate(database, workspace_root=workspace.root).plan(
+            outcome = ContextGenerate(database, workspace_root=workspace.root, sink=bus).plan(
                 options, cwd=Path.cwd()
             )
     result = None
@@ -164,7 +173,7 @@ def run_generate(
         try:
             with reporting(state, json_output=json_output):
                 result = _run(
-                    state, workspace, settings, agents, providers, outcome.plan, json_output
+                    state, workspace, settings, agents, providers, outcome.plan, bus, json_output
                 )
         except KeyboardInterrupt:
             state.info(
@@ -179,10 +188,10 @@ def run_generate(
                 **payload,
                 "target_path": outcome.target.path,
                 "skipped": list(outcome.skipped),
-                "session_id": session_id,
+                "session_id": bus.session_id,
             }
         )
     else:
-        _report(state, outcome, result, session_id)
+        _report(state, outcome, result, bus.session_id)
     if result is not None and (result.total_failed or result.error):
         raise typer.Exit(1)

@@ -17,6 +17,7 @@ from merkle.cli.output import (
     state_of,
     timestamp,
 )
+from merkle.cli.session import command_session
 from merkle.config import Settings
 from merkle.errors import ValidationFailed
 from merkle.store import ScanCounts, ScanRecord
@@ -109,13 +110,14 @@ def scan(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     state = state_of(ctx)
     with reporting(state, json_output=json_output):
         workspace = state.locate()
-        if state.show_progress and not json_output:
-            from merkle.cli.progress import ScanProgressBar  # deferred: Rich costs ~15 ms
+        with command_session(state, workspace, "scan", {}) as bus:
+            if state.show_progress and not json_output:
+                from merkle.cli.progress import ScanProgressBar  # deferred: Rich costs ~15 ms
 
-            with ScanProgressBar(state.err) as bar:
-                result = scan_workspace(workspace, progress=bar)
-        else:
-            result = scan_workspace(workspace)
+                with ScanProgressBar(state.err) as bar:
+                    result = scan_workspace(workspace, progress=bar, sink=bus)
+            else:
+                result = scan_workspace(workspace, sink=bus)
     warnings = [(w.path, w.message) for w in result.warnings]
     if json_output:
         payload = {"workspace": str(workspace.root), **_scan_payload(result.scan)}

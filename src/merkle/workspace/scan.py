@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from merkle.store import Database, NodeRecordStore, NodeType, ScanCounts, ScanRecord, TreeEntry
+from merkle.telemetry import EventSink
 from merkle.tree.builder import FileHash, build_tree
 from merkle.tree.hashing import CHUNK_BYTES, hash_file
 from merkle.tree.walker import (
@@ -35,6 +37,50 @@ class ScanProgress(Protocol):
 
     def hashed(self, size_bytes: int) -> None:
         """`size_bytes` more bytes hashed."""
+
+
+class _ReportedProgress:
+    """Passes progress on to a display and reports it as `scan_progress` events,
+    at most every `interval_s` (a walk reports every few files)."""
+
+    def __init__(
+        self, sink: EventSink, inner: ScanProgress | None, *, interval_s: float = 0.25
+    ) -> None:
+        self._sink = sink
+        self._inner = inner
+        self._interval_s = interval_s
+        self._last = 0.0
+        self._files = 0
+        self._to_hash = 0
+        self._hashed_bytes = 0
+
+    def walked(self, files: int) -> None:
+        self._files = files
+        if self._inner is not None:
+            self._inner.walked(files)
+        self._report()
+
+    def hashing(self, *, files: int, size_bytes: int) -> None:
+        self._to_hash = files
+        if self._inner is not None:
+            self._inner.hashing(files=files, size_bytes=size_bytes)
+        self._report(force=True)
+
+    def hashed(self, size_bytes: int) -> None:
+        self._hashed_bytes += size_bytes
+        if self._inner is not None:
+            self._inner.hashed(size_bytes)
+        self._report()
+
+    def _report(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last >= self._interval_s:
+            self._last = now
+            self._sink.emit(
+                "scan_progress",
+                {"files": self._files, "to_hash": self._to_hash,
+                 "hashed_bytes": self._hashed_bytes},
+            )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +164,7 @@ def scan_workspace(
     workspace: Workspace,
     *,
     progress: ScanProgress | None = None,
+    sink: EventSink | None = None,
     clock_ns: Callable[[], int] = time.time_ns,
 ) -> ScanResult:
     """Scan the whole workspace and store its tree; only files whose stat changed are read.
@@ -127,6 +174,9 @@ def scan_workspace(
     leaves the previous tree in place.
     """
     started_at_ns = clock_ns()
+    if sink is not None:
+        sink.emit("scan_started", {"root": str(workspace.root)})
+        progress = _ReportedProgress(sink, progress)
     with Database.open(workspace.database_path) as database:
         store = NodeRecordStore(database)
         cached = store.load_tree()
@@ -162,4 +212,10 @@ def scan_workspace(
             counts=counts,
         )
     changed = previous is None or previous.root_node_id != built.root_id
+    if sink is not None:
+        sink.emit(
+            "scan_completed",
+            {**dataclasses.asdict(counts), "root_node_id": built.root_id, "changed": changed,
+             "duration_ms": (scan.finished_at_ns - started_at_ns) // 1_000_000},
+        )  # fmt: skip
     return ScanResult(scan=scan, warnings=warnings, changed=changed)

@@ -103,6 +103,7 @@ class QueueSettings:
     max_live: int = 10_000
     lease_s: float = 30.0
     heartbeat_s: float = 10.0
+    stats_s: float = 1.0  # how often a `queue_stats` event reports the counts
     poll_s: float = 0.05
     workers: int = 32
     retry: RetrySettings = field(default_factory=RetrySettings)
@@ -210,6 +211,8 @@ class FrameGenerationQueue:
         loop = asyncio.get_running_loop()
         for work in (self._dispatch(), self._heartbeat(), self._poll()):
             self._tasks.append(loop.create_task(work))
+        if not isinstance(self._sink, NullSink):
+            self._tasks.append(loop.create_task(self._report_stats()))
 
     async def stop(self, *, interrupted: bool = False) -> None:
         """Stop the workers. With `interrupted` (Ctrl-C), cancel this process's pending
@@ -441,6 +444,19 @@ class FrameGenerationQueue:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_s)
+
+    async def _report_stats(self) -> None:
+        """Emit the queue's counts now and then, for a monitor."""
+        while self._running:
+            stats = await self.stats()
+            self._sink.emit(
+                "queue_stats",
+                {"pending": stats.pending, "processing": stats.processing,
+                 "completed": stats.completed, "failed": stats.failed,
+                 "cancelled": stats.cancelled, "deduplicated": stats.deduplicated,
+                 "retried": stats.retried},
+            )  # fmt: skip
+            await asyncio.sleep(self.settings.stats_s)
 
     async def _heartbeat(self) -> None:
         """Renew the leases of the requests and plans this process holds."""
