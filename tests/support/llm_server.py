@@ -24,6 +24,7 @@ connection holds a handler thread.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
@@ -347,10 +348,8 @@ class _Server(ThreadingHTTPServer):
         """Wake handlers idle on a keep-alive connection: their next read sees EOF."""
         with self._connections_lock:
             for connection in self._connections:
-                try:
+                with contextlib.suppress(OSError):  # already closed by the client
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass  # already closed by the client
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Ignore a client that left before its answer (it timed out); report anything else."""

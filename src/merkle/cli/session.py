@@ -28,7 +28,7 @@ def command_session(
     state: CliState, workspace: Workspace, command: str, data: Mapping[str, object]
 ) -> Iterator[EventBus]:
     """Open a session for `command`; yields the bus its services emit to."""
-    writer = SessionWriter(workspace.database_path, command=command)
+    writer = SessionWriter(workspace.database_path, command=command, scrub=_scrub)
     writer.start(data)
     outcome = "failed"
     try:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
-from merkle.telemetry.model import Event, clean_data, format_ts
+from merkle.telemetry.model import Event, clean_data, format_ts, scrubbed
 
 Listener = Callable[[Event], None]
 
@@ -69,15 +69,15 @@ class EventBus:
 
     def emit(self, event_type: str, data: Mapping[str, object]) -> None:
         """Clean, record and fan out one event; never raises."""
-        cleaned = clean_data(data)
-        if self._scrub is not None:
-            cleaned = _scrubbed(cleaned, self._scrub)
         # One lock around numbering and fan-out keeps subscribers in seq order
         # when several threads emit.
         with self._lock:
             try:
+                cleaned = clean_data(data)
+                if self._scrub is not None:
+                    cleaned = scrubbed(cleaned, self._scrub)
                 event = self._recorder.record(event_type, cleaned)
-            except Exception:  # a closed session: the event has nowhere to go
+            except Exception:  # e.g. a closed session: the event has nowhere to go
                 self.failures += 1
                 return
             for listener in self._listeners:
@@ -85,13 +85,3 @@ class EventBus:
                     listener(event)
                 except Exception:  # a display's bug must not stop the work
                     continue
-
-
-def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, dict):
-        return {key: _scrubbed(item, scrub) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrubbed(item, scrub) for item in value]
-    return value

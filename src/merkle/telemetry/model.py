@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -76,8 +76,10 @@ class Event:
 
 def format_ts(time_ns: int) -> str:
     """`time_ns` (nanoseconds since the epoch) as UTC ISO 8601 with milliseconds."""
-    moment = datetime.fromtimestamp(time_ns // 1_000_000 / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Integer arithmetic: float seconds lose the milliseconds far enough out.
+    ms = time_ns // 1_000_000
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
 def parse_ts(ts: str) -> datetime:
@@ -91,7 +93,7 @@ def new_session_id(time_ns: int) -> str:
     Forty random bits tell apart sessions started in the same second; the
     store refuses a duplicate and the writer then draws again.
     """
-    moment = datetime.fromtimestamp(time_ns / 1e9, tz=UTC)
+    moment = datetime.fromtimestamp(time_ns // 1_000_000_000, tz=UTC)
     return f"{moment:%Y%m%dT%H%M%S}-{secrets.token_hex(5)}"
 
 
@@ -108,3 +110,14 @@ def _plain(value: object) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return str(getattr(value, "value", value))
+
+
+def scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
+    """`value` (plain JSON values) with `scrub` applied to every string in it."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {key: scrubbed(item, scrub) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrubbed(item, scrub) for item in value]
+    return value

@@ -21,7 +21,7 @@ from merkle.errors import MerkleError
 from merkle.store import Database
 from merkle.store.events import EventRow, EventStore
 from merkle.store.owners import new_owner_id
-from merkle.telemetry.model import Event, clean_data, format_ts, new_session_id
+from merkle.telemetry.model import Event, clean_data, format_ts, new_session_id, scrubbed
 
 FLUSH_INTERVAL_S = 0.05
 _ID_ATTEMPTS = 5
@@ -37,8 +37,10 @@ class SessionWriter:
         command: str,
         flush_interval_s: float = FLUSH_INTERVAL_S,
         clock_ns: Callable[[], int] = time.time_ns,
+        scrub: Callable[[str], str] | None = None,
     ) -> None:
         self._path = database_path
+        self._scrub = scrub
         self.command = command
         self._interval = flush_interval_s
         self._clock_ns = clock_ns
@@ -57,6 +59,20 @@ class SessionWriter:
         """Create the session and commit `session_started`; start the writer thread."""
         self._database = Database.open(self._path)
         self._store = EventStore(self._database)
+        try:
+            self._create_session()
+            event = self.record("session_started", {"command": self.command, **(data or {})})
+            self._commit(self._take())
+        except BaseException:
+            self._database.close()
+            self._database = self._store = None
+            raise
+        self._thread = threading.Thread(target=self._run, name="merkle-events", daemon=True)
+        self._thread.start()
+        return event
+
+    def _create_session(self) -> None:
+        assert self._store is not None
         started_ns = self._clock_ns()
         owner = new_owner_id()
         for _ in range(_ID_ATTEMPTS):
@@ -64,24 +80,18 @@ class SessionWriter:
             if self._store.create_session(
                 self.session_id, command=self.command, owner=owner, started_at_ns=started_ns
             ):
-                break
-        else:
-            raise MerkleError("cannot create a session: every drawn id was taken")
-        event = self.record("session_started", {"command": self.command, **(data or {})})
-        self._commit(self._take())
-        self._thread = threading.Thread(target=self._run, name="merkle-events", daemon=True)
-        self._thread.start()
-        return event
+                return
+        raise MerkleError("cannot create a session: every drawn id was taken")
 
     def record(self, event_type: str, data: Mapping[str, object]) -> Event:
         """Number the event and queue it for the store."""
         now_ns = self._clock_ns()
         with self._lock:
-            if self._ended is not None:
-                raise MerkleError(f"session {self.session_id} has ended")
+            if self._ended is not None or self._closing:
+                raise MerkleError(f"session {self.session_id} is closed")
             self._seq += 1
             event = Event(format_ts(now_ns), self.session_id, self._seq, event_type, data)
-            self._pending.append(_row(event))
+            self._pending.append(_row(event, self._scrub))
             if event_type == "session_ended":
                 self._ended = (self.session_id, now_ns, str(data.get("outcome", "completed")))
             self._lock.notify()
@@ -90,7 +100,7 @@ class SessionWriter:
     def end(self, outcome: str, data: Mapping[str, object] | None = None) -> Event | None:
         """Record `session_ended` and commit everything; idempotent."""
         with self._lock:
-            if self._ended is not None or not self.session_id:
+            if self._ended is not None or self._closing or not self.session_id:
                 return None
         event = self.record("session_ended", {**(data or {}), "outcome": outcome})
         self.close()
@@ -139,6 +149,9 @@ class SessionWriter:
                     self._pending[:0] = batch  # kept for the next commit
 
 
-def _row(event: Event) -> EventRow:
-    data = json.dumps(clean_data(event.data), separators=(",", ":"), default=str)
+def _row(event: Event, scrub: Callable[[str], str] | None) -> EventRow:
+    cleaned = clean_data(event.data)
+    if scrub is not None:  # start and end data do not pass through a bus
+        cleaned = scrubbed(cleaned, scrub)
+    data = json.dumps(cleaned, separators=(",", ":"), default=str)
     return EventRow(event.session, event.seq, event.ts, event.type, data)

@@ -413,8 +413,13 @@ def test_nothing_to_do_gives_no_plan(env: Env) -> None:
     assert outcome.target.path == "."
     assert sorted(outcome.skipped) == sorted(TREE)
     assert env.events("plan_constructed") == [
-        {"plan_id": None, "target_path": ".", "total_nodes": 0, "total_levels": 0,
-         "skipped": len(TREE)}  # fmt: skip
+        {
+            "plan_id": None,
+            "target_path": ".",
+            "total_nodes": 0,
+            "total_levels": 0,
+            "skipped": len(TREE),
+        }
     ]
 
 
@@ -492,8 +497,13 @@ def test_plan_fields_are_all_set_and_the_plan_validates(env: Env) -> None:
     assert plan.force is False
     validate_plan(plan)
     assert env.events("plan_constructed") == [
-        {"plan_id": plan.plan_id, "target_path": "src", "total_nodes": 5, "total_levels": 3,
-         "skipped": 0}
+        {
+            "plan_id": plan.plan_id,
+            "target_path": "src",
+            "total_nodes": 5,
+            "total_levels": 3,
+            "skipped": 0,
+        }
     ]
 
 
