@@ -335,7 +335,7 @@ def test_follow_from_a_seq_and_its_timeout(database_path: Path, database: Databa
         bus = EventBus(writer)
         for index in range(3):
             bus.emit("step", {"index": index})
-        reader = SessionReader(database)
+        reader = SessionReader(database, clock_ns=frozen(KNOWN_NS))
         wait_until(lambda: len(reader.events(writer.session_id)) == 4, what="4 stored events")
         clock = FakeClock()
         follow = reader.follow(
@@ -468,6 +468,7 @@ def mixed_sessions(
     running = SessionWriter(database_path, command="running", clock_ns=frozen(NOW_NS - 30 * DAY_NS))
     running.start()
     ids["running"] = running.session_id
+    EventStore(database).beat(running.session_id, NOW_NS)  # it still runs: a fresh heartbeat
     interrupted_ns = NOW_NS - 40 * DAY_NS
     ids["interrupted"] = "20251012T211403-00000dead0"
     store = EventStore(database)
@@ -478,7 +479,8 @@ def mixed_sessions(
         started_at_ns=interrupted_ns,
     )
     store.append(
-        [EventRow(ids["interrupted"], 1, format_ts(interrupted_ns), "session_started", "{}")]
+        [EventRow(ids["interrupted"], 1, format_ts(interrupted_ns), "session_started", "{}")],
+        now_ns=interrupted_ns,
     )
     try:
         yield ids
@@ -515,7 +517,7 @@ def test_prune_removes_completed_sessions_only(
     pruned: set[str],
 ) -> None:
     ids = mixed_sessions
-    reader = SessionReader(database)
+    reader = SessionReader(database, clock_ns=frozen(NOW_NS))
     assert {info.session_id: info.status for info in reader.sessions()} == {
         **{ids[name]: SessionStatus.COMPLETED for name in COMPLETED_STARTS},
         ids["running"]: SessionStatus.RUNNING,
@@ -572,3 +574,28 @@ def test_a_credential_in_event_data_is_redacted_before_it_is_stored(database_pat
     assert (data["path"], data["error_class"]) == ("src/a.py", "auth")
     # Subscribers get the redacted event too: a display never shows the secret.
     assert [dict(event.data) for event in seen] == [data]
+
+
+# Heartbeats
+
+
+@pytest.mark.parametrize(
+    ("owner", "silent_s", "status"),
+    [
+        pytest.param("elsewhere:1:x", 5, SessionStatus.RUNNING, id="another host, beating"),
+        pytest.param("elsewhere:1:x", 120, SessionStatus.INTERRUPTED, id="another host, silent"),
+        pytest.param(None, 120, SessionStatus.INTERRUPTED, id="a live pid, silent (reused)"),
+    ],
+)
+def test_a_session_whose_heartbeat_stopped_is_interrupted(
+    database: Database, owner: str | None, silent_s: int, status: SessionStatus
+) -> None:
+    store = EventStore(database)
+    # A pid that runs (this one, seen from a reader that is not its writer).
+    owner = owner or f"{socket.gethostname()}:{os.getppid()}:x"
+    assert store.create_session("s-1", command="c", owner=owner, started_at_ns=KNOWN_NS)
+    store.beat("s-1", KNOWN_NS + 10**9)
+    reader = SessionReader(database, clock_ns=frozen(KNOWN_NS + 10**9 + silent_s * 10**9))
+
+    assert reader.get("s-1").status is status
+    assert [event.seq for event in reader.follow("s-1", timeout_s=0)] == []

@@ -133,6 +133,12 @@ def test_a_stopped_generate_leaves_a_readable_session(
     gate = bench.server.hold(subtree("src"))
     running = bench.start("context", "generate", "src")
     bench.server.wait_for_calls(["src/sub/deep/e.py"])
+    # A kill loses what the writer had not committed yet (at most its flush
+    # interval): wait until the call is on record.
+    bench.wait_until(
+        "the provider call is recorded",
+        lambda: bench.query("SELECT 1 FROM events WHERE type = 'provider_request_sent'"),
+    )
 
     running.kill(sig)
     gate.release()
@@ -144,3 +150,18 @@ def test_a_stopped_generate_leaves_a_readable_session(
     types = [e["type"] for e in shown["events"]]
     assert types[0] == "session_started" and "provider_request_sent" in types
     assert (types[-1] == "session_ended") is (sig == signal.SIGINT)
+
+
+def test_an_error_before_generation_is_recorded_with_its_reason(bench: GenerateBench) -> None:
+    missing = bench.run("context", "generate", "no/such/path.py", "--json")
+    assert missing.code == 2, missing.stderr
+    assert "no/such/path.py" in missing.json()["error"]["message"]
+
+    session = bench.run("sessions", "list", "--json").json()["sessions"][0]
+    shown = show(bench, session["session_id"], "--events")
+
+    assert (session["command"], session["outcome"]) == ("context generate", "failed")
+    ended = shown["events"][-1]
+    assert ended["type"] == "session_ended"
+    assert ended["data"]["exit_code"] == 2
+    assert "no/such/path.py" in ended["data"]["error"]

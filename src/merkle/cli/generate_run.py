@@ -123,16 +123,17 @@ def _report(
 def run_generate(state: CliState, *, json_output: bool, **given: Any) -> None:
     """Plan and run a generation for the command line, in its own session; exits 1
     when a node failed."""
+    regenerate = given["force"] and given["no_recursive"]
+    command = "context regenerate" if regenerate else "context generate"
+    arguments = {key: value for key, value in given.items() if value not in (None, False)}
+    # An error inside the session is recorded by it, then reported here.
     with reporting(state, json_output=json_output):
         if sum(given[key] is not None for key in ("path", "path_option", "node")) > 1:
             raise UsageError("give one of PATH, --path and --node", hint="see --help")
         workspace = state.locate()
         settings = state.settings(workspace)
-    regenerate = given["force"] and given["no_recursive"]
-    command = "context regenerate" if regenerate else "context generate"
-    arguments = {key: value for key, value in given.items() if value not in (None, False)}
-    with command_session(state, workspace, command, {"arguments": arguments}) as bus:
-        _generate(state, workspace, settings, bus, json_output=json_output, **given)
+        with command_session(state, workspace, command, {"arguments": arguments}) as bus:
+            _generate(state, workspace, settings, bus, json_output=json_output, **given)
 
 
 def _generate(
@@ -150,31 +151,29 @@ def _generate(
     priority: str,
     **given: Any,
 ) -> None:
-    with reporting(state, json_output=json_output):
-        agents, providers = AgentRegistry(settings.agents), ProviderRegistry(settings.providers)
-        options = _options(
-            settings,
-            agents,
-            providers,
-            path=path if path is not None else path_option,
-            node=node,
-            recursive=not no_recursive,
-            failure_policy=FailurePolicy(failure_policy),
-            priority=Priority[priority.upper()],
-            session_id=bus.session_id,
-            **given,
+    agents, providers = AgentRegistry(settings.agents), ProviderRegistry(settings.providers)
+    options = _options(
+        settings,
+        agents,
+        providers,
+        path=path if path is not None else path_option,
+        node=node,
+        recursive=not no_recursive,
+        failure_policy=FailurePolicy(failure_policy),
+        priority=Priority[priority.upper()],
+        session_id=bus.session_id,
+        **given,
+    )
+    with Database.open(workspace.database_path) as database:
+        outcome = ContextGenerate(database, workspace_root=workspace.root, sink=bus).plan(
+            options, cwd=Path.cwd()
         )
-        with Database.open(workspace.database_path) as database:
-            outcome = ContextGenerate(database, workspace_root=workspace.root, sink=bus).plan(
-                options, cwd=Path.cwd()
-            )
     result = None
     if outcome.plan is not None:
         try:
-            with reporting(state, json_output=json_output):
-                result = _run(
-                    state, workspace, settings, agents, providers, outcome.plan, bus, json_output
-                )
+            result = _run(
+                state, workspace, settings, agents, providers, outcome.plan, bus, json_output
+            )
         except KeyboardInterrupt:
             state.info(
                 "interrupted: every finished frame is kept; run the same command again"

@@ -7,14 +7,17 @@ its session without an end, which readers show as interrupted.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import typer
 
 from merkle.cli.output import CliState
+from merkle.errors import MerkleError
 from merkle.metadata.credentials import redact
-from merkle.telemetry.bus import EventBus
+from merkle.telemetry.bus import EventBus, MemoryRecorder
+from merkle.telemetry.model import new_session_id
 from merkle.telemetry.writer import SessionWriter
 from merkle.workspace.layout import Workspace
 
@@ -27,20 +30,40 @@ def _scrub(text: str) -> str:
 def command_session(
     state: CliState, workspace: Workspace, command: str, data: Mapping[str, object]
 ) -> Iterator[EventBus]:
-    """Open a session for `command`; yields the bus its services emit to."""
-    writer = SessionWriter(workspace.database_path, command=command, scrub=_scrub)
-    writer.start(data)
-    outcome = "failed"
+    """Open a session for `command`; yields the bus its services emit to.
+
+    A store that cannot take the session does not stop the command: it runs
+    unrecorded, with a warning.
+    """
+    writer: SessionWriter | None = None
     try:
-        yield EventBus(writer, scrub=_scrub)
-        outcome = "succeeded"
+        writer = SessionWriter(workspace.database_path, command=command, scrub=_scrub)
+        writer.start(data)
+        bus = EventBus(writer, scrub=_scrub)
+    except MerkleError as error:
+        state.message("warning", "yellow", f"this run is not recorded: {error.message}")
+        writer = None
+        recorder = MemoryRecorder(new_session_id(time.time_ns()), keep=False)
+        bus = EventBus(recorder, scrub=_scrub)
+    exit_code, error_message = 1, None
+    try:
+        yield bus
+        exit_code = 0
     except typer.Exit as done:
-        outcome = {0: "succeeded", 130: "cancelled"}.get(done.exit_code, "failed")
+        exit_code = done.exit_code
         raise
     except KeyboardInterrupt:
-        outcome = "cancelled"
+        exit_code = 130
+        raise
+    except MerkleError as error:
+        exit_code, error_message = error.exit_code, error.message
         raise
     finally:
-        writer.end(outcome)
-        if writer.error:
-            state.message("warning", "yellow", f"session {writer.session_id}: {writer.error}")
+        if writer is not None:
+            ending = {"exit_code": exit_code, "error": error_message}
+            writer.end(_OUTCOMES.get(exit_code, "failed"), ending)
+            if writer.error:
+                state.message("warning", "yellow", f"session {writer.session_id}: {writer.error}")
+
+
+_OUTCOMES = {0: "succeeded", 130: "cancelled"}

@@ -24,6 +24,7 @@ class SessionRow(NamedTuple):
     ended_at_ns: int | None
     outcome: str | None
     last_seq: int
+    heartbeat_ns: int
 
 
 class EventRow(NamedTuple):
@@ -36,7 +37,9 @@ class EventRow(NamedTuple):
     data: str
 
 
-_SESSION_COLUMNS = "session_id, command, owner, started_at_ns, ended_at_ns, outcome, last_seq"
+_SESSION_COLUMNS = (
+    "session_id, command, owner, started_at_ns, ended_at_ns, outcome, last_seq, heartbeat_ns"
+)
 
 
 class EventStore:
@@ -52,21 +55,37 @@ class EventStore:
         try:
             with self._db.transaction() as conn:
                 conn.execute(
-                    "INSERT INTO sessions (session_id, command, owner, started_at_ns)"
-                    " VALUES (?, ?, ?, ?)",
-                    (session_id, command, owner, started_at_ns),
+                    "INSERT INTO sessions"
+                    " (session_id, command, owner, started_at_ns, heartbeat_ns)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (session_id, command, owner, started_at_ns, started_at_ns),
                 )
         except sqlite3.IntegrityError:
             return False
+        except sqlite3.Error as error:
+            raise StoreError(
+                f"cannot record a session: {error}",
+                hint="check that the workspace database is writable",
+            ) from error
         return True
+
+    def beat(self, session_id: str, now_ns: int) -> None:
+        """Renew the session's heartbeat: its writer still runs."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE sessions SET heartbeat_ns = MAX(heartbeat_ns, ?) WHERE session_id = ?",
+                (now_ns, session_id),
+            )
 
     def append(
         self,
         events: Sequence[EventRow],
         *,
+        now_ns: int,
         ended: tuple[str, int, str] | None = None,
     ) -> None:
-        """Commit `events` (one session's, in seq order) in one transaction.
+        """Commit `events` (one session's, in seq order) in one transaction, renewing
+        the session's heartbeat.
 
         `ended` is `(session_id, ended_at_ns, outcome)` when the batch closes
         the session.
@@ -77,8 +96,9 @@ class EventStore:
             for event in events:
                 last[event.session_id] = max(last.get(event.session_id, 0), event.seq)
             conn.executemany(
-                "UPDATE sessions SET last_seq = MAX(last_seq, ?) WHERE session_id = ?",
-                [(seq, session_id) for session_id, seq in last.items()],
+                "UPDATE sessions SET last_seq = MAX(last_seq, ?),"
+                " heartbeat_ns = MAX(heartbeat_ns, ?) WHERE session_id = ?",
+                [(seq, now_ns, session_id) for session_id, seq in last.items()],
             )
             if ended is not None:
                 session_id, ended_at_ns, outcome = ended

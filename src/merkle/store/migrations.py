@@ -213,8 +213,8 @@ MIGRATIONS += (
         name="sessions and events",
         statements=(
             # One row per command that did work. `ended_at_ns` is set by its
-            # `session_ended` event; a row without it whose owner is gone was
-            # interrupted.
+            # `session_ended` event; a row without it whose owner is gone, or
+            # whose writer stopped renewing `heartbeat_ns`, was interrupted.
             """
             CREATE TABLE sessions (
                 session_id TEXT PRIMARY KEY,
@@ -223,7 +223,8 @@ MIGRATIONS += (
                 started_at_ns INTEGER NOT NULL,
                 ended_at_ns INTEGER,
                 outcome TEXT,
-                last_seq INTEGER NOT NULL DEFAULT 0
+                last_seq INTEGER NOT NULL DEFAULT 0,
+                heartbeat_ns INTEGER NOT NULL
             )
             """,
             "CREATE INDEX sessions_by_start ON sessions (started_at_ns)",

@@ -473,6 +473,16 @@ class QueueStore:
         )
         return [(s, a, p, n, j or 0, r or 0) for s, a, p, n, j, r in rows]
 
+    def live_counts(self) -> dict[str, int]:
+        """Pending and processing requests, from the claim index (history is not read)."""
+        rows = self._db.connection.execute(
+            "SELECT state, COUNT(*) FROM frame_requests"
+            " WHERE state IN ('pending', 'processing') GROUP BY state"
+        )
+        counts = {"pending": 0, "processing": 0}
+        counts.update({state: int(count) for state, count in rows})
+        return counts
+
     def live_count(self) -> int:
         """How many requests are pending or processing."""
         return int(

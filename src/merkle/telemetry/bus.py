@@ -10,6 +10,7 @@ never the emitter's problem.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -29,21 +30,26 @@ class Recorder(Protocol):
 
 
 class MemoryRecorder:
-    """A recorder that keeps the session in memory (library use and tests)."""
+    """A recorder that keeps the session in memory (library use and tests), or with
+    `keep=False` only numbers the events (a run that cannot be stored)."""
 
-    def __init__(self, session_id: str, *, clock_ns: Callable[[], int]) -> None:
+    def __init__(
+        self, session_id: str, *, clock_ns: Callable[[], int] = time.time_ns, keep: bool = True
+    ) -> None:
         self.session_id = session_id
         self._clock_ns = clock_ns
+        self._keep = keep
+        self._seq = 0
         self.events: list[Event] = []
         self._lock = threading.Lock()
 
     def record(self, event_type: str, data: Mapping[str, object]) -> Event:
-        """Number the event and append it."""
+        """Number the event (and keep it)."""
         with self._lock:
-            event = Event(
-                format_ts(self._clock_ns()), self.session_id, len(self.events) + 1, event_type, data
-            )
-            self.events.append(event)
+            self._seq += 1
+            event = Event(format_ts(self._clock_ns()), self.session_id, self._seq, event_type, data)
+            if self._keep:
+                self.events.append(event)
         return event
 
 

@@ -21,8 +21,10 @@ from merkle.store.events import EventRow, EventStore, SessionRow
 from merkle.store.owners import owner_is_dead
 from merkle.telemetry.model import Event, format_ts
 from merkle.telemetry.state import SessionState
+from merkle.telemetry.writer import HEARTBEAT_S
 
 POLL_INTERVAL_S = 0.05
+STALE_AFTER_S = 6 * HEARTBEAT_S
 
 
 class SessionStatus(Enum):
@@ -59,11 +61,17 @@ class SessionInfo:
         }
 
 
-def session_info(row: SessionRow) -> SessionInfo:
-    """The summary of a stored session, with its status."""
+def session_info(row: SessionRow, *, now_ns: int | None = None) -> SessionInfo:
+    """The summary of a stored session, with its status.
+
+    A session without an end is interrupted when its process is gone (on this
+    machine) or its writer stopped renewing the heartbeat (any machine, or a
+    pid that was reused).
+    """
+    now = time.time_ns() if now_ns is None else now_ns
     if row.ended_at_ns is not None:
         status = SessionStatus.COMPLETED
-    elif owner_is_dead(row.owner):
+    elif owner_is_dead(row.owner) or now - row.heartbeat_ns > STALE_AFTER_S * 1e9:
         status = SessionStatus.INTERRUPTED
     else:
         status = SessionStatus.RUNNING
@@ -114,16 +122,20 @@ class PruneResult:
 class SessionReader:
     """Reads sessions and events from a workspace database."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, clock_ns: Callable[[], int] = time.time_ns) -> None:
         self._store = EventStore(database)
+        self._clock_ns = clock_ns
+
+    def _info(self, row: SessionRow) -> SessionInfo:
+        return session_info(row, now_ns=self._clock_ns())
 
     def sessions(self, *, limit: int | None = None) -> list[SessionInfo]:
         """Sessions, newest first."""
-        return [session_info(row) for row in self._store.sessions(limit=limit)]
+        return [self._info(row) for row in self._store.sessions(limit=limit)]
 
     def get(self, prefix: str) -> SessionInfo:
         """The session whose id is or starts with `prefix` (UsageError otherwise)."""
-        return session_info(self._store.find(prefix))
+        return self._info(self._store.find(prefix))
 
     def current(self) -> SessionInfo | None:
         """The newest running session, else the newest session, else None."""
@@ -143,7 +155,7 @@ class SessionReader:
     def status(self, session_id: str) -> SessionStatus | None:
         """The session's status now, None if it is gone."""
         row = self._store.session(session_id)
-        return session_info(row).status if row is not None else None
+        return self._info(row).status if row is not None else None
 
     def follow(
         self,
@@ -190,7 +202,7 @@ class SessionReader:
         `older_than_s` ago. Running and interrupted sessions are never pruned."""
         sessions = self.sessions()
         completed = [info for info in sessions if info.status is SessionStatus.COMPLETED]
-        now = time.time_ns() if now_ns is None else now_ns
+        now = self._clock_ns() if now_ns is None else now_ns
         doomed: list[str] = []
         for rank, info in enumerate(completed):
             too_many = keep is not None and rank >= keep

@@ -131,7 +131,7 @@ class SessionState:
         return view
 
     def level(self, index: int) -> LevelView:
-        """Level `index`, created on first mention."""
+        """Level `index`, created on first mention (`_int` keeps it in range)."""
         while len(self.levels) <= index:
             self.levels.append(LevelView(index=len(self.levels)))
         return self.levels[index]
@@ -142,9 +142,17 @@ def _text(data: Any, key: str, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
+MAX_LEVELS = 10_000  # deeper than any real tree; a damaged event must not allocate more
+
+
 def _int(data: Any, key: str) -> int | None:
     value = data.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return value if 0 <= value < MAX_LEVELS or key not in _LEVEL_KEYS else None
+
+
+_LEVEL_KEYS = frozenset({"level", "total_levels"})
 
 
 def _session_started(state: SessionState, ts: str, data: Any) -> None:

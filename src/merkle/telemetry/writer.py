@@ -11,6 +11,7 @@ everything left before it returns.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -24,6 +25,9 @@ from merkle.store.owners import new_owner_id
 from merkle.telemetry.model import Event, clean_data, format_ts, new_session_id, scrubbed
 
 FLUSH_INTERVAL_S = 0.05
+# An idle writer renews its session's heartbeat this often; readers take a
+# session whose heartbeat is much older than this for interrupted.
+HEARTBEAT_S = 10.0
 _ID_ATTEMPTS = 5
 
 
@@ -61,7 +65,8 @@ class SessionWriter:
         self._store = EventStore(self._database)
         try:
             self._create_session()
-            event = self.record("session_started", {"command": self.command, **(data or {})})
+            started = {"command": self.command, **self._scrubbed(data)}
+            event = self.record("session_started", started)
             self._commit(self._take())
         except BaseException:
             self._database.close()
@@ -84,14 +89,16 @@ class SessionWriter:
         raise MerkleError("cannot create a session: every drawn id was taken")
 
     def record(self, event_type: str, data: Mapping[str, object]) -> Event:
-        """Number the event and queue it for the store."""
+        """Number the event and queue it for the store (`data` as the bus cleaned it)."""
         now_ns = self._clock_ns()
+        ts = format_ts(now_ns)
+        text = json.dumps(clean_data(data), separators=(",", ":"), default=str)
         with self._lock:
             if self._ended is not None or self._closing:
                 raise MerkleError(f"session {self.session_id} is closed")
             self._seq += 1
-            event = Event(format_ts(now_ns), self.session_id, self._seq, event_type, data)
-            self._pending.append(_row(event, self._scrub))
+            event = Event(ts, self.session_id, self._seq, event_type, data)
+            self._pending.append(EventRow(self.session_id, self._seq, ts, event_type, text))
             if event_type == "session_ended":
                 self._ended = (self.session_id, now_ns, str(data.get("outcome", "completed")))
             self._lock.notify()
@@ -102,7 +109,7 @@ class SessionWriter:
         with self._lock:
             if self._ended is not None or self._closing or not self.session_id:
                 return None
-        event = self.record("session_ended", {**(data or {}), "outcome": outcome})
+        event = self.record("session_ended", {**self._scrubbed(data), "outcome": outcome})
         self.close()
         return event
 
@@ -119,12 +126,22 @@ class SessionWriter:
             self._database.close()
             self._database = None
 
+    def _scrubbed(self, data: Mapping[str, object] | None) -> dict[str, object]:
+        """Start and end data come from the caller, not through a bus: scrub them here."""
+        cleaned = clean_data(data or {})
+        return scrubbed(cleaned, self._scrub) if self._scrub is not None else cleaned
+
     def _run(self) -> None:
         while True:
             with self._lock:
-                self._lock.wait_for(lambda: bool(self._pending) or self._closing)
+                woken = self._lock.wait_for(
+                    lambda: bool(self._pending) or self._closing, HEARTBEAT_S
+                )
                 if self._closing:
                     return
+            if not woken:
+                self._beat()
+                continue
             self._commit(self._take())
             # Gather what comes next into one commit instead of one per event.
             with self._lock:
@@ -141,17 +158,18 @@ class SessionWriter:
         if not batch or self._store is None:
             return
         try:
-            self._store.append(batch, ended=ended)
+            self._store.append(batch, now_ns=self._clock_ns(), ended=ended)
         except Exception as error:  # a lost event must never fail the work it describes
+            # Kept for the next commit (the last one is in `close`); only a
+            # failure there loses them.
             self.error = f"{len(batch)} event(s) not stored: {error}"
             with self._lock:
-                if not self._closing:
-                    self._pending[:0] = batch  # kept for the next commit
+                self._pending[:0] = batch
+            return
+        self.error = None
 
-
-def _row(event: Event, scrub: Callable[[str], str] | None) -> EventRow:
-    cleaned = clean_data(event.data)
-    if scrub is not None:  # start and end data do not pass through a bus
-        cleaned = scrubbed(cleaned, scrub)
-    data = json.dumps(cleaned, separators=(",", ":"), default=str)
-    return EventRow(event.session, event.seq, event.ts, event.type, data)
+    def _beat(self) -> None:
+        if self._store is None:
+            return
+        with contextlib.suppress(Exception):  # a busy store: the next beat will do
+            self._store.beat(self.session_id, self._clock_ns())

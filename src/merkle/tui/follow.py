@@ -2,10 +2,10 @@
 
 Kept free of the UI so that the polling rules can be read on their own: the
 monitor follows either one chosen session or "the current one" (the newest
-running session, else the newest). A current session that was watched while
-it ran stays on screen after it ends; one that had already ended when it was
-picked gives way to the next session that starts, so the monitor can be opened
-before a run in another terminal.
+running session, else the newest). A current session is followed to its end
+and stays on screen until the next session starts, which then takes its
+place: the monitor can be opened before `merkle scan && merkle context
+generate` in another terminal and shows each in turn.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ class SessionFollower:
         self.reader = reader
         self._wanted = session_id  # an id (or prefix) asked for, not resolved yet
         self.follow_current = session_id is None
-        self._watched_live = False
         self.session_id: str | None = None
         self.status: SessionStatus | None = None
         self.state = SessionState()
@@ -56,10 +55,8 @@ class SessionFollower:
         info = self.reader.current()
         if info is not None and info.session_id != self.session_id:
             self._select(info.session_id)
-        else:  # the same one (or none): an ended one gives way to the next run
-            self._watched_live = self.status is SessionStatus.RUNNING
-            if self.session_id is None:
-                self.problem = None  # no longer looking for the id that was asked for
+        elif self.session_id is None:
+            self.problem = None  # no longer looking for the id that was asked for
 
     def take_switched(self) -> bool:
         """Whether the session changed since the last call (the view must start over)."""
@@ -74,8 +71,8 @@ class SessionFollower:
     def _choose(self) -> bool:
         if self._wanted is not None and self.session_id is None:
             return self._resolve(self._wanted)
-        if not self.follow_current or (self.session_id is not None and self._watched_live):
-            return False
+        if not self.follow_current or self.status is SessionStatus.RUNNING:
+            return False  # a running session is followed to its end
         info = self.reader.current()
         if info is None or info.session_id == self.session_id:
             return False
@@ -99,7 +96,6 @@ class SessionFollower:
         self.session_id = session_id
         self.state = SessionState(session_id=session_id)
         self.status = self.reader.status(session_id)
-        self._watched_live = self.status is SessionStatus.RUNNING
         self.problem = None if self.status is not None else f"session {session_id} is gone"
         self.switched = True
         self.touched = set()

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -171,6 +172,8 @@ class FrameGenerationQueue:
         self._limits = dict(limits or {})
         self.settings = settings or QueueSettings()
         self._sink = sink or NullSink()
+        # What this process's calls came to, for `queue_stats`.
+        self._tally: Counter[str] = Counter(completed=0, failed=0, retried=0)
         self._clock_ns = clock_ns
         self._rng = rng or random.Random()
         self.owner = new_owner_id()
@@ -446,16 +449,11 @@ class FrameGenerationQueue:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_s)
 
     async def _report_stats(self) -> None:
-        """Emit the queue's counts now and then, for a monitor."""
+        """Emit the queue's counts now and then, for a monitor: the live requests of
+        every process (an index read, whatever the history), and what this one did."""
         while self._running:
-            stats = await self.stats()
-            self._sink.emit(
-                "queue_stats",
-                {"pending": stats.pending, "processing": stats.processing,
-                 "completed": stats.completed, "failed": stats.failed,
-                 "cancelled": stats.cancelled, "deduplicated": stats.deduplicated,
-                 "retried": stats.retried},
-            )  # fmt: skip
+            live = await self._db(self.store.live_counts)
+            self._sink.emit("queue_stats", {**live, **self._tally})
             await asyncio.sleep(self.settings.stats_s)
 
     async def _heartbeat(self) -> None:
@@ -549,6 +547,7 @@ class FrameGenerationQueue:
         except Exception as error:  # every failure is classified, none escapes the worker
             return await self._failed(claimed, error, info), None
         self._sink.emit("provider_response_received", {**info, "latency_ms": latency_ms})
+        self._tally["completed"] += 1
         return outcome, following
 
     def _complete_now(
@@ -595,6 +594,7 @@ class FrameGenerationQueue:
             self._sink.emit(
                 "provider_request_retrying", {**details, "delay_s": round(decision.delay_s, 3)}
             )
+            self._tally["retried"] += 1
             due = self._clock_ns() + int(decision.delay_s * 1e9)
             await self._db(
                 self.store.retry_later,
@@ -606,6 +606,7 @@ class FrameGenerationQueue:
             )
             return None
         self._sink.emit("provider_request_failed", {**details, "reason": decision.reason})
+        self._tally["failed"] += 1
         return await self._finish(
             claimed, RequestState.FAILED, error_class=error_class, error_message=message
         )
