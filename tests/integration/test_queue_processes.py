@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from merkle.store import Database
@@ -31,6 +25,7 @@ from merkle.workspace.scan import scan_workspace
 from merkle.workspace.validate import validate_workspace
 from tests.conftest import write_tree
 from tests.support.cli import CliResult
+from tests.support.line_worker import LineWorker
 from tests.support.llm_server import LlmServer, Reply
 from tests.support.store import query
 
@@ -53,7 +48,7 @@ INTERRUPTED_STATUS = 130
 Node = tuple[str, str, str]  # node_id, path, node_type
 
 
-class Worker:
+class Worker(LineWorker):
     """One queue worker process; killed, if it still runs, when its block ends."""
 
     def __init__(
@@ -67,80 +62,19 @@ class Worker:
         max_concurrent: int = 4,
         mode: str = "wait",
     ) -> None:
-        # Closed in __exit__, with the process's pipes.
-        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(WORKER_SCRIPT),
-                str(workspace.database_path),
-                str(workspace.root),
-                server.openai_url,
-                json.dumps([list(node) for node in nodes]),
-                f"--lease-s={lease_s}",
-                f"--heartbeat-s={heartbeat_s}",
-                f"--max-concurrent={max_concurrent}",
-                f"--mode={mode}",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
+        super().__init__(
+            WORKER_SCRIPT,
+            str(workspace.database_path),
+            str(workspace.root),
+            server.openai_url,
+            json.dumps([list(node) for node in nodes]),
+            f"--lease-s={lease_s}",
+            f"--heartbeat-s={heartbeat_s}",
+            f"--max-concurrent={max_concurrent}",
+            f"--mode={mode}",
             env={**os.environ, "TEST_KEY": "test-key"},
         )
         self.owner = ""
-        # A thread reads stdout, so that every read of the test has a timeout.
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def __enter__(self) -> Worker:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        try:
-            if self.process.poll() is None:
-                self.process.kill()
-            self.process.wait(timeout=10)
-        finally:
-            assert self.process.stdin is not None and self.process.stdout is not None
-            with suppress(BrokenPipeError):
-                self.process.stdin.close()
-            self._reader.join(timeout=10)
-            self.process.stdout.close()
-            self._stderr.close()
-
-    def stderr(self) -> str:
-        """What the worker wrote on stderr so far."""
-        self._stderr.seek(0)
-        return self._stderr.read()
-
-    def next_document(self, timeout_s: float) -> dict[str, Any]:
-        """The next JSON line the worker prints."""
-        try:
-            line = self._lines.get(timeout=timeout_s)
-        except queue.Empty:
-            raise AssertionError(
-                f"the worker printed nothing within {timeout_s} s; stderr:\n{self.stderr()}"
-            ) from None
-        if line is None:
-            raise AssertionError(
-                f"the worker exited ({self.process.wait()}) without output;"
-                f" stderr:\n{self.stderr()}"
-            )
-        document: dict[str, Any] = json.loads(line)
-        return document
 
     def ready(self) -> None:
         """Wait until the worker has built its queue and blocks on stdin."""
@@ -150,9 +84,7 @@ class Worker:
 
     def release(self) -> None:
         """Let the worker start its queue and submit its requests."""
-        assert self.process.stdin is not None
-        self.process.stdin.write("go\n")
-        self.process.stdin.flush()
+        self.send("go")
 
     def enqueued(self) -> dict[str, str]:
         """What a `serve` worker's plain enqueues did, by node id."""

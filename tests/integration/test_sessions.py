@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, suppress
+from contextlib import closing
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pytest
@@ -36,6 +33,7 @@ from merkle.telemetry.model import Event, format_ts
 from merkle.telemetry.reader import SessionReader, SessionStatus
 from merkle.telemetry.state import NodeStatus, SessionState
 from merkle.telemetry.writer import SessionWriter
+from tests.support.line_worker import LineWorker
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -104,70 +102,16 @@ class FakeClock:
         self.now += seconds
 
 
-class EventWorker:
+class EventWorker(LineWorker):
     """One `event_worker.py` process; killed, if it still runs, when its block ends."""
 
     def __init__(self, database_path: Path) -> None:
-        # Closed in __exit__, with the process's pipes.
-        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, str(WORKER_SCRIPT), str(database_path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-        )
-        # A thread reads stdout, so that every read of the test has a timeout.
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        super().__init__(WORKER_SCRIPT, str(database_path))
         self.session_id = ""
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def __enter__(self) -> EventWorker:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        try:
-            if self.process.poll() is None:
-                self.process.kill()
-            self.process.wait(timeout=10)
-        finally:
-            assert self.process.stdin is not None and self.process.stdout is not None
-            with suppress(BrokenPipeError):
-                self.process.stdin.close()
-            self._reader.join(timeout=10)
-            self.process.stdout.close()
-            self._stderr.close()
-
-    def stderr(self) -> str:
-        self._stderr.seek(0)
-        return self._stderr.read()
 
     def next_document(self, timeout_s: float = STEP_TIMEOUT_S) -> dict[str, Any]:
         """The next JSON line the worker prints."""
-        try:
-            line = self._lines.get(timeout=timeout_s)
-        except queue.Empty:
-            raise AssertionError(
-                f"the worker printed nothing within {timeout_s} s; stderr:\n{self.stderr()}"
-            ) from None
-        if line is None:
-            raise AssertionError(
-                f"the worker exited ({self.process.wait()}); stderr:\n{self.stderr()}"
-            )
-        document: dict[str, Any] = json.loads(line)
-        return document
+        return super().next_document(timeout_s)
 
     def ready(self) -> str:
         """Wait until the session is started (its `session_started` committed); its id."""
@@ -175,11 +119,6 @@ class EventWorker:
         assert document.get("ready") is True, document
         self.session_id = str(document["session"])
         return self.session_id
-
-    def send(self, line: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
 
     def emit(self, count: int) -> int:
         """Have the worker emit `count` events; the last index it emitted."""
