@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from merkle.errors import MerkleError
@@ -141,8 +142,19 @@ class MonitorApp(App[None]):
         changed, self.error = error != self.error, error
         return changed
 
+    def _main(self) -> Screen[object] | None:
+        """The monitor's own screen, with the history pushed over it or not; None while
+        the app starts or stops (a timer tick may come then)."""
+        stack = self.screen_stack
+        if not stack or not stack[0].query(NodesTable):
+            return None
+        return stack[0]
+
     def _redraw(self, follower: SessionFollower) -> None:
-        nodes = self.query_one(NodesTable)
+        main = self._main()
+        if main is None:
+            return
+        nodes = main.query_one(NodesTable)
         if follower.take_switched():
             nodes.reset()
             nodes.sync(follower.state)
@@ -151,13 +163,15 @@ class MonitorApp(App[None]):
             nodes.sync(follower.state, sorted(follower.take_touched()))
         state = follower.state
         self._show_status(status_line(follower, self.error))
-        self.query_one("#plan", Static).update(plan_text(state))
-        self.query_one(LevelsPane).sync(state.levels)
-        self.query_one("#stats", Static).update(stats_text(state))
-        self.query_one("#problems-text", Static).update(problems_text(state))
+        main.query_one("#plan", Static).update(plan_text(state))
+        main.query_one(LevelsPane).sync(state.levels)
+        main.query_one("#stats", Static).update(stats_text(state))
+        main.query_one("#problems-text", Static).update(problems_text(state))
 
     def _show_status(self, text: Text) -> None:
-        self.query_one("#status", Static).update(text)
+        main = self._main()
+        if main is not None:
+            main.query_one("#status", Static).update(text)
 
 
 def status_line(follower: SessionFollower, error: str | None = None) -> Text:
