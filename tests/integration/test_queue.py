@@ -696,3 +696,30 @@ def test_an_agent_at_its_limit_does_not_hold_back_another_agents_work(
         # The probe's call was the second: it ran beside the held docs-writer call.
         assert bench.server_paths()[:2] == ["src/m000.py", "src/m229.py"]
         assert bench.rows("src/m000.py")[0].attempts == 1
+
+
+def test_a_queue_that_stops_finishes_the_call_it_sent_for_another_waiter(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two queues (two owners) on one store; whichever claims the request is
+    # stopped while its call is in flight, as a process that finished its own work.
+    with queue_bench(workspace, monkeypatch) as bench:
+        bench.server.script(Reply.answer("the only answer", delay_s=0.5))
+
+        async def scenario() -> None:
+            async with running_queue(bench) as first, running_queue(bench) as second:
+                waiting = asyncio.create_task(first.enqueue_and_wait(bench.request("src/f03.py")))
+                await server_received(bench.server, 1)
+                owners = {first.owner: first, second.owner: second}
+                holder = owners[bench.query_owner("src/f03.py")]
+
+                await holder.stop()
+
+                assert bench.row("src/f03.py").state == "done"
+                frame_id = await asyncio.wait_for(waiting, 5)
+                assert frame_id == bench.row("src/f03.py").frame_id
+
+        run_scenario(scenario())
+        assert bench.server_paths() == ["src/f03.py"]
+        frame, _ = bench.frame(bench.row("src/f03.py").frame_id or "")
+        assert frame.content.startswith("the only answer")

@@ -182,6 +182,15 @@ class QueueBench:
         )
         return [RequestRow(**dict(zip(names, row, strict=True))) for row in found]
 
+    def query_owner(self, path: str) -> str:
+        """The owner holding the lease of the live request for `path`."""
+        rows = self._query(
+            "SELECT lease_owner FROM frame_requests WHERE path = ? AND state = 'processing'",
+            (path,),
+        )
+        assert len(rows) == 1 and rows[0][0], rows
+        return str(rows[0][0])
+
     def row(self, path: str) -> RequestRow:
         """The newest stored request for `path`."""
         rows = self.rows(path)

@@ -181,6 +181,7 @@ class FrameGenerationQueue:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merkle-queue")
         self._database: Database | None = None
         self._store: QueueStore | None = None
+        self._stopped = False
         self._api: ContextApi | None = None
         self._waiters: dict[int, list[asyncio.Future[StoredRequest]]] = {}
         self._in_flight: dict[int, asyncio.Task[None]] = {}
@@ -218,10 +219,21 @@ class FrameGenerationQueue:
             self._tasks.append(loop.create_task(self._report_stats()))
 
     async def stop(self, *, interrupted: bool = False) -> None:
-        """Stop the workers. With `interrupted` (Ctrl-C), cancel this process's pending
-        work that no other waiter needs and hand the rest back; the store stays whole."""
+        """Stop the workers; idempotent.
+
+        Without `interrupted`, no new request is claimed and the calls already
+        sent are waited for: they are paid for, and their frames are stored
+        (another process's plan may be waiting on them). With `interrupted`
+        (Ctrl-C), they are cancelled, this process's pending work that no other
+        waiter needs is cancelled and the rest is handed back; the store stays whole.
+        """
+        if self._store is None or self._stopped:
+            return
+        self._stopped = True
         self._running = False
         self._wake.set()
+        if not interrupted:
+            await self._drain()
         for task in [*self._tasks, *self._in_flight.values()]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._in_flight.values(), return_exceptions=True)
@@ -242,6 +254,14 @@ class FrameGenerationQueue:
             await self._db(self._database.close)
             self._database = None
         self._executor.shutdown(wait=True)
+
+    async def _drain(self) -> None:
+        """Wait for the calls in flight (a finishing slot claims nothing more)."""
+        for _ in range(self.settings.workers + 1):
+            running = [task for task in self._in_flight.values() if not task.done()]
+            if not running:
+                return
+            await asyncio.wait(running)
 
     async def __aenter__(self) -> FrameGenerationQueue:
         await self.start()
