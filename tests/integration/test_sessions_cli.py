@@ -165,3 +165,29 @@ def test_an_error_before_generation_is_recorded_with_its_reason(bench: GenerateB
     assert ended["type"] == "session_ended"
     assert ended["data"]["exit_code"] == 2
     assert "no/such/path.py" in ended["data"]["error"]
+
+
+def test_each_command_prunes_completed_sessions_beyond_the_configured_retention(
+    bench: GenerateBench,
+) -> None:
+    bench.configure(extra="\n[sessions]\nkeep = 2\n")
+    for _ in range(4):
+        assert bench.run("scan").code == 0
+
+    sessions = bench.run("sessions", "list", "--json").json()["sessions"]
+
+    assert len(sessions) == 2
+    assert bench.query("SELECT COUNT(DISTINCT session_id) FROM events") == [(2,)]
+
+
+def test_a_bad_retention_is_a_configuration_error_and_scan_then_prunes_nothing(
+    bench: GenerateBench,
+) -> None:
+    bench.configure(extra="\n[sessions]\nkeep = -1\n")
+
+    generated = bench.run("context", "generate")
+    scans = [bench.run("scan") for _ in range(3)]
+
+    assert generated.code == 2 and "sessions.keep" in generated.stderr
+    assert [scan.code for scan in scans] == [0, 0, 0]
+    assert len(bench.run("sessions", "list", "--json").json()["sessions"]) == 3

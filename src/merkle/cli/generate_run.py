@@ -132,7 +132,9 @@ def run_generate(state: CliState, *, json_output: bool, **given: Any) -> None:
             raise UsageError("give one of PATH, --path and --node", hint="see --help")
         workspace = state.locate()
         settings = state.settings(workspace)
-        with command_session(state, workspace, command, {"arguments": arguments}) as bus:
+        with command_session(
+            state, workspace, command, {"arguments": arguments}, retention=settings.sessions
+        ) as bus:
             _generate(state, workspace, settings, bus, json_output=json_output, **given)
 
 

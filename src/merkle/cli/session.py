@@ -14,10 +14,13 @@ from contextlib import contextmanager
 import typer
 
 from merkle.cli.output import CliState
+from merkle.config import SessionSettings
 from merkle.errors import MerkleError
 from merkle.metadata.credentials import redact
+from merkle.store import Database
 from merkle.telemetry.bus import EventBus, MemoryRecorder
 from merkle.telemetry.model import new_session_id
+from merkle.telemetry.reader import SessionReader
 from merkle.telemetry.writer import SessionWriter
 from merkle.workspace.layout import Workspace
 
@@ -28,12 +31,18 @@ def _scrub(text: str) -> str:
 
 @contextmanager
 def command_session(
-    state: CliState, workspace: Workspace, command: str, data: Mapping[str, object]
+    state: CliState,
+    workspace: Workspace,
+    command: str,
+    data: Mapping[str, object],
+    *,
+    retention: SessionSettings | None,
 ) -> Iterator[EventBus]:
     """Open a session for `command`; yields the bus its services emit to.
 
     A store that cannot take the session does not stop the command: it runs
-    unrecorded, with a warning.
+    unrecorded, with a warning. Once the session has ended, older completed
+    sessions are pruned by `retention` (none when it is None).
     """
     writer: SessionWriter | None = None
     try:
@@ -64,6 +73,18 @@ def command_session(
             writer.end(_OUTCOMES.get(exit_code, "failed"), ending)
             if writer.error:
                 state.message("warning", "yellow", f"session {writer.session_id}: {writer.error}")
+            if retention is not None:
+                _prune(state, workspace, retention)
+
+
+def _prune(state: CliState, workspace: Workspace, retention: SessionSettings) -> None:
+    try:
+        with Database.open(workspace.database_path) as database:
+            SessionReader(database).prune(
+                keep=retention.keep, older_than_s=retention.max_age_days * 86_400
+            )
+    except MerkleError as error:  # the record is housekeeping: never fail the command
+        state.message("warning", "yellow", f"old sessions were not pruned: {error.message}")
 
 
 _OUTCOMES = {0: "succeeded", 130: "cancelled"}

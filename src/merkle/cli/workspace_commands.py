@@ -18,10 +18,11 @@ from merkle.cli.output import (
     timestamp,
 )
 from merkle.cli.session import command_session
-from merkle.config import Settings
-from merkle.errors import ValidationFailed
+from merkle.config import SessionSettings, Settings
+from merkle.errors import ConfigError, ValidationFailed
 from merkle.store import ScanCounts, ScanRecord
 from merkle.workspace.init import init_workspace
+from merkle.workspace.layout import Workspace
 from merkle.workspace.scan import ScanResult, scan_workspace
 from merkle.workspace.status import StatusReport, workspace_status
 from merkle.workspace.validate import ValidationReport, validate_workspace
@@ -105,12 +106,23 @@ def _print_scan(state: CliState, result: ScanResult) -> None:
         state.info("The tree is unchanged since the last scan.")
 
 
+def _retention(state: CliState, workspace: Workspace) -> SessionSettings | None:
+    """How long sessions are kept; None (no pruning) when the configuration is
+    broken - scan does not need it, and generate reports it."""
+    try:
+        return state.settings(workspace).sessions
+    except ConfigError:
+        return None
+
+
 def scan(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     """Walk the workspace, hash what changed, and store its Merkle tree."""
     state = state_of(ctx)
     with reporting(state, json_output=json_output):
         workspace = state.locate()
-        with command_session(state, workspace, "scan", {}) as bus:
+        with command_session(
+            state, workspace, "scan", {}, retention=_retention(state, workspace)
+        ) as bus:
             if state.show_progress and not json_output:
                 from merkle.cli.progress import ScanProgressBar  # deferred: Rich costs ~15 ms
 

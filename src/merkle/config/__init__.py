@@ -2,7 +2,13 @@
 
 from merkle.config.defaults import DEFAULT_AGENT, DEFAULT_FRAME_TYPE, DEFAULT_PROVIDER
 from merkle.config.loader import load_settings
-from merkle.config.model import AgentSettings, GenerationSettings, ProviderSettings, Settings
+from merkle.config.model import (
+    AgentSettings,
+    GenerationSettings,
+    ProviderSettings,
+    SessionSettings,
+    Settings,
+)
 from merkle.config.paths import (
     CONFIG_FILE_NAME,
     DATABASE_FILE_NAME,
@@ -22,6 +28,7 @@ __all__ = [
     "AgentSettings",
     "GenerationSettings",
     "ProviderSettings",
+    "SessionSettings",
     "Settings",
     "load_settings",
     "user_config_path",

@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from merkle.config.defaults import DEFAULT_AGENT, DEFAULT_FRAME_TYPE, DEFAULT_PROVIDER
-from merkle.config.model import AgentSettings, GenerationSettings, ProviderSettings, Settings
+from merkle.config.model import (
+    AgentSettings,
+    GenerationSettings,
+    ProviderSettings,
+    SessionSettings,
+    Settings,
+)
 from merkle.errors import ConfigError
 
 IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -97,7 +103,9 @@ SECTIONS: dict[str, dict[str, Check]] = {
         "file_budget_bytes": _integer(1024, 100_000_000),
         "queue_max_size": _integer(1, 10_000_000),
     },
+    "sessions": {"keep": _integer(0, 1_000_000), "max_age_days": _number(0, 36_500)},
 }
+ENVIRONMENT_SECTIONS = ("defaults", "generation")  # MERKLE_<KEY> for these keys
 PROVIDER_KEYS: dict[str, Check] = {
     "type": _choice(*PROVIDER_TYPES),
     "base_url": _url,
@@ -224,8 +232,8 @@ def read_toml(path: Path, *, base_dir: Path) -> Source | None:
 def environment_source(environ: Mapping[str, str]) -> list[Source]:
     """`MERKLE_<KEY>` variables for the keys of [defaults] and [generation]."""
     sources = []
-    for section, keys in SECTIONS.items():
-        for key in keys:
+    for section in ENVIRONMENT_SECTIONS:
+        for key in SECTIONS[section]:
             variable = f"MERKLE_{key.upper()}"
             raw = environ.get(variable)
             if raw is None:
@@ -320,5 +328,6 @@ def load_settings(
             for n, v in merged.get("agents", {}).items()
         },
         generation=GenerationSettings(**merged.get("generation", {})),
+        sessions=SessionSettings(**merged.get("sessions", {})),
         sources=tuple(s.label for s in sources),
     )

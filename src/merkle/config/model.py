@@ -58,6 +58,16 @@ class GenerationSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SessionSettings:
+    """How long the record of finished commands is kept: after each command, the
+    completed sessions beyond the newest `keep`, or older than `max_age_days`, are
+    deleted (running and interrupted ones never are)."""
+
+    keep: int = 200
+    max_age_days: float = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """The whole configuration after every source is applied (later sources win)."""
 
@@ -67,4 +77,5 @@ class Settings:
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     agents: Mapping[str, AgentSettings] = field(default_factory=dict)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
+    sessions: SessionSettings = field(default_factory=SessionSettings)
     sources: tuple[str, ...] = ()

@@ -30,6 +30,13 @@ DEFAULT_CONFIG_TOML = """\
 # file_budget_bytes = 65536   # a file's text beyond this is cut, with a marker
 # queue_max_size = 10000      # requests pending or running before new ones are refused
 
+# What `merkle scan` and `merkle context generate` record (see `merkle sessions`):
+# after each, completed sessions beyond the newest `keep` or older than
+# `max_age_days` are deleted; running and interrupted ones are kept.
+# [sessions]
+# keep = 200
+# max_age_days = 30
+
 # Agents: the built-in docs-writer, or your own. Limits hold across every
 # merkle process on this workspace.
 #
