@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import lru_cache
 
 import typer
 
@@ -25,7 +26,9 @@ from merkle.telemetry.writer import SessionWriter
 from merkle.workspace.layout import Workspace
 
 
+@lru_cache(maxsize=8192)
 def _scrub(text: str) -> str:
+    # Cached: events repeat the same paths, ids and names many times over.
     return redact(text)[0]
 
 
