@@ -14,8 +14,8 @@ from merkle.context.api import ContextApi, FrameDraft
 from merkle.metadata import FrameMetadata, Source, build_metadata
 from merkle.store import Database
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 from tests.support.cli import CliResult, merkle_executable
 from tests.support.store import query, tree_paths
 
@@ -71,7 +71,7 @@ RSA_BLOCK = "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RS
 def scanned(workspace: Workspace) -> Workspace:
     """A workspace with a small tree, scanned once."""
     write_tree(workspace.root, {"a.txt": "alpha\n", "src/b.py": "b = 1\n"})
-    scan_workspace(workspace)
+    scan(workspace)
     return workspace
 
 
@@ -102,7 +102,7 @@ def put(
 
 def edit(workspace: Workspace, files: dict[str, bytes | str]) -> None:
     write_tree(workspace.root, files)
-    scan_workspace(workspace)
+    scan(workspace)
 
 
 def frame_count(workspace: Workspace) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from merkle.workspace.init import init_workspace
-from merkle.workspace.scan import scan_workspace
+from tests.support.apps import scan
 from tests.support.cli import CliResult, run_merkle
 from tests.support.store import query, tree_paths
 
@@ -123,7 +123,7 @@ def test_init_again_changes_nothing_and_keeps_the_users_config(
 
 def test_init_again_keeps_the_scanned_tree(merkle: Merkle, project: Path) -> None:
     (project / "a.txt").write_text("a", encoding="utf-8")
-    scan_workspace(init_workspace(project).workspace)
+    scan(init_workspace(project).workspace)
     tree = tree_paths(project)
 
     result = merkle("init", cwd=project)

@@ -10,8 +10,8 @@ from typing import Any
 
 from merkle.workspace.init import init_workspace
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 from tests.support.cli import CliResult
 from tests.support.files import backdate, set_mtime
 from tests.support.store import node_paths, tree_paths
@@ -126,7 +126,7 @@ def test_scan_gives_the_same_ids_to_the_same_tree_anywhere(
     other = tmp_path / "elsewhere" / "other"
     other.mkdir(parents=True)
     write_tree(other, SMALL_TREE)
-    there = scan_workspace(init_workspace(other).workspace).scan
+    there = scan(init_workspace(other).workspace).scan
 
     here = scan_json(merkle, workspace.root)
 
@@ -145,7 +145,7 @@ def test_rescan_of_an_unchanged_tree_hashes_nothing_and_reuses_every_file(
         {**SMALL_TREE, ".gitignore": "*.log\n", "src/debug.log": "ignored", "src/.env": "X=1"},
     )
     backdate(workspace.root, 100)
-    first = scan_workspace(workspace).scan
+    first = scan(workspace).scan
 
     second = scan_json(merkle, workspace.root)
 
@@ -168,7 +168,7 @@ def test_rescan_of_an_unchanged_tree_hashes_nothing_and_reuses_every_file(
 def test_rescan_says_the_tree_is_unchanged(merkle: Merkle, workspace: Workspace) -> None:
     write_tree(workspace.root, SMALL_TREE)
     backdate(workspace.root, 100)
-    scan_workspace(workspace)
+    scan(workspace)
 
     result = merkle("scan", cwd=workspace.root)
 
@@ -181,7 +181,7 @@ def test_rescan_after_editing_one_file_hashes_exactly_that_file(
 ) -> None:
     write_tree(workspace.root, SMALL_TREE)
     backdate(workspace.root, 100)
-    first = scan_workspace(workspace).scan
+    first = scan(workspace).scan
     before = tree_paths(workspace.root)
     edited = workspace.root / "src" / "b.py"
     edited.write_text("print(1)\n", encoding="utf-8")
@@ -204,7 +204,7 @@ def test_rescan_after_an_edit_that_keeps_size_and_content_keeps_the_root(
 ) -> None:
     write_tree(workspace.root, SMALL_TREE)
     backdate(workspace.root, 100)
-    first = scan_workspace(workspace).scan
+    first = scan(workspace).scan
     touched = workspace.root / "a.txt"
     touched.write_text("abc", encoding="utf-8")
     set_mtime(touched, 50)
@@ -221,7 +221,7 @@ def test_rescan_finds_files_added_to_and_removed_from_a_directory_listed_before(
 ) -> None:
     write_tree(workspace.root, SMALL_TREE)
     backdate(workspace.root, 100)
-    scan_workspace(workspace)
+    scan(workspace)
     write_tree(workspace.root, {"src/new.py": "new = 1\n"})
     (workspace.root / "src" / "pkg" / "c.bin").unlink()
 
@@ -243,7 +243,7 @@ def test_scan_from_subdirectory_finds_the_workspace_and_scans_all_of_it(
     merkle: Merkle, workspace: Workspace
 ) -> None:
     write_tree(workspace.root, SMALL_TREE)
-    from_root = scan_workspace(workspace).scan
+    from_root = scan(workspace).scan
 
     from_subdirectory = scan_json(merkle, workspace.root / "src" / "pkg")
 
@@ -365,7 +365,7 @@ def test_editing_a_gitignore_takes_effect_on_rescan_in_directories_listed_before
         {".gitignore": "*.log\n", "sub/.gitignore": "*.bak\n", "sub/x.tmp": "x", "sub/y.py": "y"},
     )
     backdate(workspace.root, 100)
-    scan_workspace(workspace)
+    scan(workspace)
     assert "sub/x.tmp" in tree_paths(workspace.root)
 
     # Edited in place: the directories' own stat does not change.
@@ -506,7 +506,7 @@ def test_status_applies_the_same_ignore_rules_as_the_scan(
             "main.py": "kept",
         },
     )
-    scan_workspace(workspace)
+    scan(workspace)
 
     status = merkle("status", "--json", cwd=workspace.root)
 

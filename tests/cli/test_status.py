@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 from tests.support.cli import CliResult
 from tests.support.files import backdate, set_mtime
 from tests.support.store import query
@@ -61,7 +61,7 @@ def test_status_after_a_scan_reports_it_and_no_changes(
     merkle: Merkle, workspace: Workspace
 ) -> None:
     write_tree(workspace.root, TREE)
-    scanned = scan_workspace(workspace).scan
+    scanned = scan(workspace).scan
 
     payload = status_json(merkle, workspace)
     human = merkle("status", cwd=workspace.root)
@@ -81,7 +81,7 @@ def test_status_reports_added_modified_and_removed_paths(
     merkle: Merkle, workspace: Workspace
 ) -> None:
     write_tree(workspace.root, TREE)
-    scan_workspace(workspace)
+    scan(workspace)
     (workspace.root / "a.txt").write_text("alpha, longer now", encoding="utf-8")
     (workspace.root / "gone.txt").unlink()
     shutil.rmtree(workspace.root / "old")
@@ -106,7 +106,7 @@ def test_status_sees_a_new_modification_time_as_a_modification(
 ) -> None:
     write_tree(workspace.root, TREE)
     backdate(workspace.root, 100)
-    scan_workspace(workspace)
+    scan(workspace)
     set_mtime(workspace.root / "src" / "b.py", 50)
 
     payload = status_json(merkle, workspace)
@@ -119,7 +119,7 @@ def test_status_compares_stat_only_and_never_reads_contents(
 ) -> None:
     write_tree(workspace.root, TREE)
     backdate(workspace.root, 100)
-    scan_workspace(workspace)
+    scan(workspace)
     # Same size, same inode, same modification time: only reading it would tell.
     path = workspace.root / "a.txt"
     before = path.stat()
@@ -136,7 +136,7 @@ def test_status_compares_stat_only_and_never_reads_contents(
 
 def test_status_records_no_scan_and_writes_nothing(merkle: Merkle, workspace: Workspace) -> None:
     write_tree(workspace.root, TREE)
-    scan_workspace(workspace)
+    scan(workspace)
     (workspace.root / "new.txt").write_text("new", encoding="utf-8")
     tree_before = query(workspace.root, "SELECT * FROM tree_entries ORDER BY path")
 

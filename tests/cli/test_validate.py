@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 from tests.support.cli import CliResult
 from tests.support.store import connect, query, tree_paths
 
@@ -24,7 +24,7 @@ MISSING_ID = "f" * 64
 def scanned(workspace: Workspace) -> Workspace:
     """A workspace with a small tree, scanned once."""
     write_tree(workspace.root, TREE)
-    scan_workspace(workspace)
+    scan(workspace)
     return workspace
 
 

@@ -16,9 +16,9 @@ from merkle.metadata import Source, build_metadata
 from merkle.store import Database
 from merkle.tree.hashing import frame_id_of
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from merkle.workspace.validate import validate_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 from tests.support.cli import CliResult
 from tests.support.store import connect, query, tree_paths
 
@@ -50,7 +50,7 @@ class Stored:
 @pytest.fixture
 def stored(workspace: Workspace) -> Stored:
     write_tree(workspace.root, {"a.txt": "alpha\n", "src/b.py": "b = 1\n"})
-    scan_workspace(workspace)
+    scan(workspace)
     ids = tree_paths(workspace.root)
     clock = iter(range(100, 1000, 100))
     metadata = build_metadata(agent_id=AGENT, frame_type=FRAME_TYPE, source=Source.MANUAL)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 from tests.support.cli import CliResult, merkle_executable
 from tests.support.store import query, tree_paths
 
@@ -55,7 +55,7 @@ with Database.open(Path(database_path)) as database:
 @pytest.fixture
 def scanned(workspace: Workspace) -> Workspace:
     write_tree(workspace.root, {"a.txt": "alpha\n", "src/b.py": "b = 1\n"})
-    scan_workspace(workspace)
+    scan(workspace)
     return workspace
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from merkle.context.generation.units import GenerationTrace
 
 from merkle.context.api import FrameDraft
 from merkle.context.generation.prompt import PromptError
@@ -26,7 +27,6 @@ from merkle.context.generation.provider_call import (
     call_provider,
     provider_request,
 )
-from merkle.context.generation.units import GenerationTrace
 from merkle.errors import MetadataRejected
 from merkle.metadata import FrameMetadata, Source, validate_metadata
 from merkle.providers.base import CompletionOptions, ErrorClass, ProviderError, Usage

@@ -18,18 +18,20 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from merkle.context.api import ContextApi, FrameDraft
-from merkle.context.queue import Priority, RetrySettings
-from merkle.context.queue.queue import (
+from merkle.context.api import FrameDraft
+from merkle.context.queue import (
+    AgentLimits,
     EnqueueStatus,
-    FrameGenerationQueue,
-    QueueFull,
+    FrameKey,
+    Priority,
     RequestFailed,
+    RetrySettings,
 )
+from merkle.context.queue.queue import FrameGenerationQueue
+from merkle.errors import QueueFull
 from merkle.metadata import Source, build_metadata
-from merkle.store import Database
-from merkle.store.queue import AgentLimits
 from merkle.workspace.layout import Workspace
+from tests.support.apps import app_of
 from tests.support.llm_server import Reply
 from tests.support.queue_support import (
     AGENT,
@@ -320,12 +322,10 @@ def test_head_written_while_pending_settles_the_request_without_a_call(
             async with held(queue):
                 waiting = asyncio.create_task(queue.enqueue_and_wait(bench.request(f(0))))
                 await until(lambda: len(bench.rows()) == 1, what="the request")
-                with Database.open(bench.database_path) as database:
-                    written = ContextApi(database).put_frame(
+                with app_of(bench.workspace) as app:
+                    written = app.context.put_frame(
                         FrameDraft(
-                            node_id=bench.nodes[f(0)].node_id,
-                            agent_id=AGENT,
-                            frame_type=FRAME_TYPE,
+                            key=FrameKey(bench.nodes[f(0)].node_id, AGENT, FRAME_TYPE),
                             content="Written by hand while the request waited.",
                             metadata=build_metadata(
                                 agent_id=AGENT, frame_type=FRAME_TYPE, source=Source.MANUAL

@@ -18,12 +18,13 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from merkle.store import Database
 from merkle.store.queue import QueueStore
+
+from merkle.store import Database
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from merkle.workspace.validate import validate_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 from tests.support.cli import CliResult
 from tests.support.line_worker import LineWorker
 from tests.support.llm_server import LlmServer, Reply
@@ -109,7 +110,7 @@ class Worker(LineWorker):
 def scanned_files(workspace: Workspace, count: int) -> list[Node]:
     """`count` files written and scanned, as (node_id, path, node_type), by path."""
     write_tree(workspace.root, {f"src/file_{i:02d}.py": f"VALUE_{i} = {i}\n" for i in range(count)})
-    scan_workspace(workspace)
+    scan(workspace)
     rows = query(
         workspace.root,
         "SELECT node_id, path, node_type FROM tree_entries WHERE node_type = 'file' ORDER BY path",

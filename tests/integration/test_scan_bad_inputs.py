@@ -17,8 +17,8 @@ from blake3 import blake3
 
 from merkle.workspace.init import init_workspace
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 from tests.support.audit import path_recorder
 from tests.support.cli import CliResult
 from tests.support.files import backdate
@@ -173,12 +173,12 @@ def test_symlink_pointing_outside_is_never_read(tmp_path: Path, workspace: Works
     warm_up = tmp_path / "warm-up"
     warm_up.mkdir()
     _tree_with_links_out(warm_up, tmp_path / "warm-up-outside")
-    scan_workspace(init_workspace(warm_up).workspace)
+    scan(init_workspace(warm_up).workspace)
 
     recorder = path_recorder()
     recorder.start()
     try:
-        result = scan_workspace(workspace)
+        result = scan(workspace)
     finally:
         recorded = recorder.stop()
 
@@ -239,9 +239,9 @@ def test_rescan_reports_the_same_warnings_again(tmp_path: Path, workspace: Works
     os.close(os.open(os.path.join(os.fsencode(workspace.root), b"sub/bad\xff"), os.O_CREAT))
     # Old enough that the rescan may trust the cached stat and listing of everything.
     backdate(workspace.root, 100)
-    first = scan_workspace(workspace)
+    first = scan(workspace)
 
-    second = scan_workspace(workspace)
+    second = scan(workspace)
 
     assert {w.path for w in first.warnings} == {
         "sub/out-link",
@@ -268,10 +268,10 @@ def test_empty_directory_is_a_node_with_no_children_and_a_stable_id(
     without = tmp_path / "without"
     write_tree(without, {"a.txt": "a"})
 
-    first = scan_workspace(workspace).scan
-    again = scan_workspace(workspace).scan
-    twin_scan = scan_workspace(init_workspace(twin).workspace).scan
-    without_scan = scan_workspace(init_workspace(without).workspace).scan
+    first = scan(workspace).scan
+    again = scan(workspace).scan
+    twin_scan = scan(init_workspace(twin).workspace).scan
+    without_scan = scan(init_workspace(without).workspace).scan
 
     empty_id = tree_paths(workspace.root)["empty"]
     assert query(workspace.root, "SELECT node_type FROM nodes WHERE node_id = ?", (empty_id,)) == [
@@ -295,7 +295,7 @@ def test_a_50_mb_file_hashes_correctly_in_bounded_memory(workspace: Workspace) -
 
     tracemalloc.start()
     try:
-        result = scan_workspace(workspace)
+        result = scan(workspace)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from merkle.store.events import EventRow, EventStore
 
 from merkle.metadata.credentials import redact
 from merkle.store import Database
-from merkle.store.events import EventRow, EventStore
 from merkle.telemetry.bus import EventBus
 from merkle.telemetry.model import Event, format_ts
 from merkle.telemetry.reader import SessionReader, SessionStatus

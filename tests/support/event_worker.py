@@ -27,9 +27,11 @@ import argparse
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from merkle.store import open_store
 from merkle.telemetry.bus import EventBus
 from merkle.telemetry.writer import SessionWriter
 
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--command", default="worker")
     args = parser.parse_args(argv)
 
-    writer = SessionWriter(args.database, command=args.command)
+    writer = SessionWriter(partial(open_store, args.database), command=args.command)
     bus = EventBus(writer)
     started = writer.start({"pid": os.getpid()})
     say({"ready": True, "session": started.session, "pid": os.getpid()})

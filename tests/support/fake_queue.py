@@ -1,8 +1,10 @@
 """A fake of the queue's plan contract (`PlanQueue`) for the orchestrator's unit tests.
 
 Seed 003 asks for "unit tests with mock queue"; `FakeQueue` is that queue. It
-keeps to the contract of `FrameGenerationQueue`: `enqueue_and_wait` answers
-with a frame id or raises what the real queue raises (`RequestFailed`,
+keeps to the contract of `FrameGenerationQueue`: `enqueue_batch` takes a
+level's requests (raising `batch_error`, when a test sets one, as the real
+queue raises `QueueFull` for a batch that does not fit), `result` answers
+each with a frame id or raises what the real queue raises (`RequestFailed`,
 `QueueFull`), and `open_plan` / `close_plan` bracket a plan. Outcomes are
 scripted per path; everything else is real asyncio waiting:
 
@@ -21,11 +23,11 @@ opened and closed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from merkle.context.queue.request import FrameRequest
+from merkle.context.queue import EnqueueResult, EnqueueStatus, FrameRequest
 
 Outcome = str | BaseException
 
@@ -77,6 +79,8 @@ class FakeQueue:
         self, *, outcomes: Mapping[str, Outcome] | None = None, hold_timeout_s: float = 2.0
     ) -> None:
         self.outcomes: dict[str, Outcome] = dict(outcomes or {})
+        self.batch_error: BaseException | None = None
+        self.batches: list[list[str]] = []
         self.hold_timeout_s = hold_timeout_s
         self.requests: list[FrameRequest] = []
         self.log: list[Entry] = []
@@ -115,7 +119,24 @@ class FakeQueue:
         self.closed.append(plan_id)
         self._record(Entry("close", plan_id))
 
+    async def enqueue_batch(
+        self, requests: Sequence[FrameRequest], *, wait: bool = False
+    ) -> list[EnqueueResult]:
+        """Take a batch (or raise `batch_error`); each request is answered by `result`."""
+        self.batches.append([request.path for request in requests])
+        if self.batch_error is not None:
+            raise self.batch_error
+        return [
+            EnqueueResult(request_id=index, status=EnqueueStatus.ENQUEUED)
+            for index, _ in enumerate(requests, start=len(self.requests))
+        ]
+
     async def enqueue_and_wait(self, request: FrameRequest) -> str:
+        """`enqueue_batch` of one, then its `result`."""
+        (submitted,) = await self.enqueue_batch([request], wait=True)
+        return await self.result(request, submitted)
+
+    async def result(self, request: FrameRequest, submitted: EnqueueResult) -> str:
         """Wait for the request's gates, then answer its scripted outcome."""
         self.requests.append(request)
         self.in_flight.append(request)

@@ -34,8 +34,8 @@ from typing import IO, Any
 
 from merkle.workspace.init import init_workspace
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 from tests.support.cli import CliResult, merkle_executable, run_merkle
 from tests.support.llm_server import LlmServer, RecordedRequest, Reply
 
@@ -309,7 +309,7 @@ class GenerateBench:
 
     def scan(self) -> None:
         """Rescan the workspace (in this process)."""
-        scan_workspace(self.workspace)
+        scan(self.workspace)
 
     # -- the store, read as another program would ------------------------------------
 
@@ -480,7 +480,7 @@ def generate_bench(
     root.mkdir()
     workspace = init_workspace(root).workspace
     write_tree(root, dict(TREE if files is None else files))
-    scan_workspace(workspace)
+    scan(workspace)
     server = GatedLlmServer(models={MODEL}, api_key=API_KEY, default=default)
     server.start()
     bench = GenerateBench(workspace=workspace, server=server, xdg=tmp_path / "xdg")

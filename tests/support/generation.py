@@ -1,9 +1,10 @@
 """The generation units over a real workspace: a test agent, requests, one-loop runs.
 
-`generation(workspace, ...)` opens the workspace database and builds the
-`GenerationDeps` a queue worker would use, through the real agent and
-provider registries. `Generation.run` makes one `FrameGenerator` call in a
-fresh event loop and closes the built providers inside that same loop.
+`generation(workspace, ...)` builds the app of the workspace with a test agent
+and the given providers, and the `GenerationDeps` a queue worker would use,
+through the real agent and provider registries. `Generation.run` makes one
+`FrameWriter` call in a fresh event loop and closes the built providers
+inside that same loop.
 """
 
 from __future__ import annotations
@@ -13,21 +14,19 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from merkle.agents import AgentRegistry
-from merkle.config import AgentSettings, GenerationSettings, ProviderSettings
+from merkle.app import MerkleApp
+from merkle.config import AgentSettings, GenerationSettings, ProviderSettings, Settings
 from merkle.context.api import ContextApi, FrameDraft, PutResult
+from merkle.context.generation.frame_writer import FrameWriter, GenerationDeps, GenerationTrace
 from merkle.context.generation.prompt import PromptPayload
-from merkle.context.generation.units import FrameGenerator, GenerationDeps, GenerationTrace
-from merkle.context.queue.request import FrameRequest
+from merkle.context.queue import FrameKey, FrameRequest
 from merkle.metadata import Source, build_metadata
-from merkle.providers.registry import ProviderRegistry
-from merkle.store import Database, FrameStorage, NodeRecord, NodeRecordStore
+from merkle.store import NodeRecord, StorageBackend
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 from tests.support.llm_server import LlmServer
 
 AGENT_ID = "tester"
@@ -95,25 +94,30 @@ def openai_settings(server: LlmServer, **changes: Any) -> ProviderSettings:
 def scan_files(workspace: Workspace, files: dict[str, bytes | str]) -> None:
     """Write `files` into the workspace and scan it."""
     write_tree(workspace.root, files)
-    scan_workspace(workspace)
+    scan(workspace)
 
 
 @dataclass
 class Generation:
-    """A workspace with its database open and the generation units' dependencies."""
+    """A workspace's app, its store connection and the generation units' dependencies."""
 
     workspace: Workspace
-    database: Database
+    app: MerkleApp
     deps: GenerationDeps
 
     @property
+    def store(self) -> StorageBackend:
+        """The store connection the units read."""
+        return self.deps.store
+
+    @property
     def api(self) -> ContextApi:
-        """The write boundary over the same database."""
-        return ContextApi(self.database)
+        """The write boundary over the same connection."""
+        return ContextApi(self.store)
 
     def node(self, path: str) -> NodeRecord:
         """The current tree's record at `path`."""
-        nodes = NodeRecordStore(self.database)
+        nodes = self.store.nodes
         entry = nodes.entry(path)
         assert entry is not None, f"{path} is not in the scanned tree"
         record = nodes.get(entry.node_id)
@@ -131,17 +135,15 @@ class Generation:
         """A request for the node at `path`."""
         record = self.node(path)
         return FrameRequest(
-            node_id=record.node_id,
+            key=FrameKey(record.node_id, agent_id, frame_type),
             path=record.path,
             node_type=record.node_type,
-            agent_id=agent_id,
             provider_name=provider,
-            frame_type=frame_type,
         )
 
     def prompt(self, path: str, **request: Any) -> PromptPayload:
         """Unit C1 alone: the prompt for the node at `path`."""
-        return FrameGenerator(self.deps).prompt(self.request(path, **request))
+        return FrameWriter(self.deps).prompt(self.request(path, **request))
 
     def run(
         self, path: str, *, attempt: int = 1, **request: Any
@@ -156,7 +158,7 @@ class Generation:
 
         async def go() -> tuple[FrameDraft, GenerationTrace]:
             try:
-                return await FrameGenerator(self.deps).generate_traced(request, attempt=attempt)
+                return await FrameWriter(self.deps).generate_traced(request, attempt=attempt)
             finally:
                 await self.deps.aclose()
 
@@ -171,9 +173,7 @@ class Generation:
         """Write a hand-made frame for `path` (the direct write path)."""
         metadata = build_metadata(agent_id=agent_id, frame_type=FRAME_TYPE, source=Source.MANUAL)
         draft = FrameDraft(
-            node_id=self.node(path).node_id,
-            agent_id=agent_id,
-            frame_type=FRAME_TYPE,
+            key=FrameKey(self.node(path).node_id, agent_id, FRAME_TYPE),
             content=content,
             metadata=metadata,
         )
@@ -181,7 +181,7 @@ class Generation:
 
     def frame_count(self) -> int:
         """How many frames are stored."""
-        return FrameStorage(self.database).count()
+        return self.store.frames.count()
 
 
 @contextmanager
@@ -196,12 +196,11 @@ def generation(
     configured: Mapping[str, AgentSettings] = {
         a.agent_id: a for a in (writer_agent(), reader_agent(), *agents)
     }
-    with Database.open(workspace.database_path) as database:
-        deps = GenerationDeps(
-            workspace_root=Path(workspace.root),
-            database=database,
-            agents=AgentRegistry(configured),
-            providers=ProviderRegistry({p.name: p for p in providers}),
-            settings=GenerationSettings(file_budget_bytes=file_budget_bytes),
-        )
-        yield Generation(workspace=workspace, database=database, deps=deps)
+    settings = dataclasses.replace(
+        Settings.defaults(),
+        agents=configured,
+        providers={p.name: p for p in providers},
+        generation=GenerationSettings(file_budget_bytes=file_budget_bytes),
+    )
+    with MerkleApp(workspace, settings) as app:
+        yield Generation(workspace=workspace, app=app, deps=app.new_generation_deps(app.store))

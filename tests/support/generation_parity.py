@@ -1,7 +1,7 @@
 """The generation parity scenarios (seed 001, C6; gates P1-P3), run deterministically.
 
 Each scenario writes a fixed workspace, scans it, and runs the real
-`FrameGenerationQueue` with the real `FrameGenerator` and `openai` provider
+`FrameGenerationQueue` with the real `FrameWriter` and `openai` provider
 against the test server; only the clock (`SteppedClock`) and the randomness
 (a seeded `random.Random`) are fakes. It returns one JSON-ready artifact:
 what the prompt unit built (`PromptPayload.to_json`), what the provider unit
@@ -27,20 +27,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from merkle.agents import AgentRegistry
-from merkle.config import GenerationSettings, ProviderSettings
-from merkle.context.api import ContextApi, FrameDraft, metadata_of
+from merkle.config import ProviderSettings, Settings
+from merkle.context.api import FrameDraft, metadata_of
+from merkle.context.generation.frame_writer import FrameWriter, GenerationDeps
 from merkle.context.generation.prompt import PromptPayload
 from merkle.context.generation.provider_call import provider_request
-from merkle.context.generation.units import FrameGenerator, GenerationDeps
-from merkle.context.queue import FrameRequest, ListSink, RetrySettings
-from merkle.context.queue.queue import FrameGenerationQueue, QueueSettings, RequestFailed
+from merkle.context.queue import (
+    EventSink,
+    FrameKey,
+    FrameRequest,
+    ListSink,
+    QueueSettings,
+    RequestFailed,
+    RetrySettings,
+)
+from merkle.context.queue.queue import FrameGenerationQueue
 from merkle.providers.base import Completion, CompletionOptions, Message, Provider
 from merkle.providers.registry import ProviderRegistry
-from merkle.store import Database, NodeRecord, NodeRecordStore
+from merkle.store import NodeRecord
 from merkle.workspace.init import init_workspace
-from merkle.workspace.scan import scan_workspace
+from merkle.workspace.layout import Workspace
 from tests.conftest import write_tree
+from tests.support.apps import app_of, scan
 from tests.support.llm_server import LlmServer, Reply
 
 AGENT = "docs-writer"  # the built-in agent: its production prompts are part of the baseline
@@ -136,12 +144,12 @@ class RecordingRegistry(ProviderRegistry):
         return RecordingProvider(super().build(name), self._recorder)
 
 
-class RecordingGenerator(FrameGenerator):
-    """The real generator; it notes the prompt of every attempt and checks that the
+class RecordingGenerator(FrameWriter):
+    """The real frame writer; it notes the prompt of every attempt and checks that the
     trace of a success is what was recorded."""
 
-    def __init__(self, deps: GenerationDeps, recorder: Recorder) -> None:
-        super().__init__(deps)
+    def __init__(self, deps: GenerationDeps, recorder: Recorder, *, sink: EventSink) -> None:
+        super().__init__(deps, sink=sink)
         self._recorder = recorder
 
     def prompt(self, request: FrameRequest) -> PromptPayload:
@@ -149,9 +157,11 @@ class RecordingGenerator(FrameGenerator):
         self._recorder.attempts[-1].prompt = payload
         return payload
 
-    async def generate(self, request: FrameRequest, *, attempt: int) -> FrameDraft:
+    async def generate(
+        self, request: FrameRequest, *, attempt: int, request_id: int | None = None
+    ) -> FrameDraft:
         self._recorder.attempts.append(Attempt())
-        draft, trace = await self.generate_traced(request, attempt=attempt)
+        draft, trace = await self.generate_traced(request, attempt=attempt, request_id=request_id)
         recorded = self._recorder.attempts[-1]
         assert trace.prompt == recorded.prompt, "the trace's prompt is not the one built"
         assert trace.call.to_json() == recorded.call, "the trace's call is not the one sent"
@@ -173,12 +183,10 @@ class ScenarioRun:
     def request(self, path: str) -> FrameRequest:
         record = self.nodes[path]
         return FrameRequest(
-            node_id=record.node_id,
+            key=FrameKey(record.node_id, AGENT, FRAME_TYPE),
             path=record.path,
             node_type=record.node_type,
-            agent_id=AGENT,
             provider_name=PROVIDER,
-            frame_type=FRAME_TYPE,
         )
 
     def row(self, path: str) -> tuple[str, int, int] | None:
@@ -228,32 +236,28 @@ def _provider(server: LlmServer) -> ProviderSettings:
 
 async def _run(root: Path, server: LlmServer, body: Callable[[ScenarioRun], Any]) -> dict[str, Any]:
     recorder = Recorder()
-    database = Database.open(root / ".merkle" / "merkle.db")
-    deps = GenerationDeps(
-        workspace_root=root,
-        database=database,
-        agents=AgentRegistry({}),
-        providers=RecordingRegistry({PROVIDER: _provider(server)}, recorder),
-        settings=GenerationSettings(),
-    )
-    store = NodeRecordStore(database)
+    app = app_of(Workspace(root), Settings.defaults())
+    app.providers = RecordingRegistry({PROVIDER: _provider(server)}, recorder)
     nodes = {}
-    for path, entry in store.load_tree().items():
-        record = store.get(entry.node_id)
+    for path, entry in app.store.nodes.load_tree().items():
+        record = app.store.nodes.get(entry.node_id)
         assert record is not None
         nodes[path] = record
     clock = SteppedClock()
     sink = ListSink()
-    queue = FrameGenerationQueue(
-        root / ".merkle" / "merkle.db",
-        RecordingGenerator(deps, recorder),
-        settings=QueueSettings(poll_s=0.005, lease_s=30.0, heartbeat_s=5.0, retry=RETRY),
-        sink=sink,
-        clock_ns=clock,
-        rng=random.Random(SEED),
-    )
-    try:
-        async with queue:
+    settings = QueueSettings(poll_s=0.005, lease_s=30.0, heartbeat_s=5.0, retry=RETRY)
+    with app:
+        async with (
+            app.generation_deps() as deps,
+            app.running_queue(
+                RecordingGenerator(deps, recorder, sink=sink),
+                settings=settings,
+                limits={},
+                sink=sink,
+                clock_ns=clock,
+                rng=random.Random(SEED),
+            ) as queue,
+        ):
             run = ScenarioRun(
                 root=root,
                 server=server,
@@ -265,14 +269,11 @@ async def _run(root: Path, server: LlmServer, body: Callable[[ScenarioRun], Any]
             )
             result: dict[str, Any] = await body(run)
             return result
-    finally:
-        await deps.aclose()
-        database.close()
 
 
 def _frame(root: Path, frame_id: str) -> dict[str, Any]:
-    with Database.open(root / ".merkle" / "merkle.db") as database:
-        frame = ContextApi(database).frame(frame_id)
+    with app_of(Workspace(root)) as app:
+        frame = app.context.frame(frame_id)
         assert frame is not None
         metadata = metadata_of(frame).to_dict()
     return {
@@ -434,7 +435,7 @@ def run_scenario(scenario: str, tmp_path: Path) -> dict[str, Any]:
     root.mkdir()
     workspace = init_workspace(root).workspace
     write_tree(root, FILES)
-    scan_workspace(workspace)
+    scan(workspace)
     with LlmServer(models={MODEL, "m-2026-03-01"}) as server:
         artifact = asyncio.run(_run(root, server, _BODIES[scenario]))
         replacements = {server.url: "<server>", str(root): "<workspace>"}

@@ -1,9 +1,9 @@
 """The queue over a real workspace: the real store, the real generator, the test server.
 
 `queue_bench` writes and scans a small workspace and starts the test LLM
-server; `running_queue` builds the real `FrameGenerator` (the `openai`
-provider aimed at the server) and a started `FrameGenerationQueue` on the
-workspace database, and closes both in the loop that used them. Only the
+server; `running_queue` builds, through the app, the real `FrameWriter` (the
+`openai` provider aimed at the server) and a started `FrameGenerationQueue`
+on the workspace store, and closes both in the loop that used them. Only the
 clock (`FakeClock`) and the randomness (a seeded `random.Random`) are fakes.
 
 Three providers point at the server: `remote` and `remote-b` send the key
@@ -16,6 +16,7 @@ make the dispatcher run a claim at a known clock reading.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 import re
@@ -29,19 +30,24 @@ from typing import Any
 
 import pytest
 
-from merkle.agents import AgentRegistry
-from merkle.config import AgentSettings, GenerationSettings, ProviderSettings
-from merkle.context.api import ContextApi, metadata_of
-from merkle.context.generation.units import FrameGenerator, GenerationDeps
-from merkle.context.queue import FrameRequest, ListSink, Priority, RetrySettings
-from merkle.context.queue.queue import FrameGenerationQueue, QueueSettings
+from merkle.app import MerkleApp
+from merkle.config import AgentSettings, ProviderSettings, Settings
+from merkle.context.api import metadata_of
+from merkle.context.queue import (
+    AgentLimits,
+    FrameKey,
+    FrameRequest,
+    ListSink,
+    Priority,
+    QueueSettings,
+    RetrySettings,
+)
+from merkle.context.queue.queue import FrameGenerationQueue
 from merkle.metadata import FrameMetadata
-from merkle.providers.registry import ProviderRegistry
-from merkle.store import Database, Frame, NodeRecord, NodeRecordStore
-from merkle.store.queue import AgentLimits
+from merkle.store import Frame, NodeRecord
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import app_of, scan
 from tests.support.llm_server import LlmServer, Reply
 
 AGENT = "docs-writer"
@@ -129,6 +135,15 @@ class QueueBench:
         """The workspace database, which the queue and the tests share."""
         return self.workspace.database_path
 
+    def app(self) -> MerkleApp:
+        """The workspace's app: the probe agent and the three providers aimed at the server."""
+        settings = dataclasses.replace(
+            Settings.defaults(),
+            agents={PROBE_AGENT: probe_agent()},
+            providers=provider_settings(self.server),
+        )
+        return MerkleApp(self.workspace, settings)
+
     def request(
         self,
         path: str,
@@ -142,12 +157,10 @@ class QueueBench:
         """A request for the node at `path`."""
         record = self.nodes[path]
         return FrameRequest(
-            node_id=record.node_id,
+            key=FrameKey(record.node_id, agent_id, FRAME_TYPE),
             path=record.path,
             node_type=record.node_type,
-            agent_id=agent_id,
             provider_name=provider,
-            frame_type=FRAME_TYPE,
             priority=priority,
             plan_id=plan_id,
             force=force,
@@ -207,16 +220,15 @@ class QueueBench:
 
     def frame(self, frame_id: str) -> tuple[Frame, FrameMetadata]:
         """A stored frame and its metadata."""
-        with Database.open(self.database_path) as database:
-            api = ContextApi(database)
-            frame = api.frame(frame_id)
+        with app_of(self.workspace) as app:
+            frame = app.context.frame(frame_id)
             assert frame is not None, f"frame {frame_id} is not stored"
             return frame, metadata_of(frame)
 
     def head_id(self, path: str, agent_id: str = AGENT) -> str | None:
         """The id of the head frame of `path`, if any."""
-        with Database.open(self.database_path) as database:
-            head = ContextApi(database).head(self.nodes[path].node_id, agent_id, FRAME_TYPE)
+        with app_of(self.workspace) as app:
+            head = app.context.head(FrameKey(self.nodes[path].node_id, agent_id, FRAME_TYPE))
             return None if head is None else head.frame_id
 
     # -- what the queue reported -----------------------------------------------------
@@ -274,12 +286,11 @@ def queue_bench(
     monkeypatch.setenv(KEY_ENV, API_KEY)
     monkeypatch.setenv(BAD_KEY_ENV, BAD_API_KEY)
     write_tree(workspace.root, dict(files))
-    scan_workspace(workspace)
-    with Database.open(workspace.database_path) as database:
-        store = NodeRecordStore(database)
+    scan(workspace)
+    with app_of(workspace) as app:
         nodes = {}
-        for path, entry in store.load_tree().items():
-            record = store.get(entry.node_id)
+        for path, entry in app.store.nodes.load_tree().items():
+            record = app.store.nodes.get(entry.node_id)
             assert record is not None
             nodes[path] = record
     with LlmServer(models={MODEL}, api_key=API_KEY, default=default) as server:
@@ -296,29 +307,19 @@ async def running_queue(
     seed: int = 0,
 ) -> AsyncIterator[FrameGenerationQueue]:
     """A started queue whose generator calls the bench's server; stopped and closed on exit."""
-    database = Database.open(bench.database_path)
-    deps = GenerationDeps(
-        workspace_root=Path(bench.workspace.root),
-        database=database,
-        agents=AgentRegistry({PROBE_AGENT: probe_agent()}),
-        providers=ProviderRegistry(provider_settings(bench.server)),
-        settings=GenerationSettings(),
-    )
-    queue = FrameGenerationQueue(
-        bench.database_path,
-        FrameGenerator(deps),
-        limits=limits,
-        settings=settings or fast_settings(),
-        sink=bench.sink,
-        clock_ns=clock,
-        rng=random.Random(seed),
-    )
-    try:
-        async with queue:
+    with bench.app() as app:
+        async with (
+            app.frame_writer(sink=bench.sink) as writer,
+            app.running_queue(
+                writer,
+                limits=limits or {},
+                settings=settings or fast_settings(),
+                sink=bench.sink,
+                clock_ns=clock,
+                rng=random.Random(seed),
+            ) as queue,
+        ):
             yield queue
-    finally:
-        await deps.aclose()
-        database.close()
 
 
 def run_scenario(scenario: Coroutine[Any, Any, None]) -> None:

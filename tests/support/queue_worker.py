@@ -40,19 +40,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from merkle.agents import AgentRegistry
-from merkle.config import GenerationSettings, ProviderSettings
-from merkle.context.generation.units import FrameGenerator, GenerationDeps
-from merkle.context.queue import FrameRequest
-from merkle.context.queue.queue import FrameGenerationQueue, QueueSettings
-from merkle.providers.registry import ProviderRegistry
-from merkle.store import Database, NodeRecordStore, NodeType
-from merkle.store.queue import AgentLimits
+from merkle.app import MerkleApp
+from merkle.config import ProviderSettings, Settings, StoreSettings
+from merkle.context.queue import AgentLimits, FrameKey, FrameRequest, QueueSettings
+from merkle.context.queue.queue import FrameGenerationQueue
+from merkle.store import NodeType, StorageBackend, sqlite_url
+from merkle.workspace.layout import Workspace
 
 AGENT_ID = "docs-writer"
 FRAME_TYPE = "context"
@@ -82,29 +81,27 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def requests_for(nodes: str, database: Database) -> list[FrameRequest]:
+def requests_for(nodes: str, store: StorageBackend) -> list[FrameRequest]:
     """The requests for `nodes` (a JSON list, or every file of the current tree)."""
     chosen: list[tuple[str, str, NodeType]]
     if nodes == ALL_FILES:
-        entries = NodeRecordStore(database).load_tree().values()
+        entries = store.nodes.load_tree().values()
         chosen = [(e.node_id, e.path, e.node_type) for e in entries if e.node_type is NodeType.FILE]
     else:
         chosen = [(n, p, NodeType(t)) for n, p, t in json.loads(nodes)]
     return [
         FrameRequest(
-            node_id=node_id,
+            key=FrameKey(node_id, AGENT_ID, FRAME_TYPE),
             path=path,
             node_type=node_type,
-            agent_id=AGENT_ID,
             provider_name=PROVIDER_NAME,
-            frame_type=FRAME_TYPE,
         )
         for node_id, path, node_type in chosen
     ]
 
 
-async def run(args: argparse.Namespace) -> None:
-    database = Database.open(args.database)
+def app_for(args: argparse.Namespace) -> MerkleApp:
+    """The app of the workspace at ROOT, its store at DB, the provider aimed at URL."""
     provider = ProviderSettings(
         name=PROVIDER_NAME,
         type="openai",
@@ -113,36 +110,33 @@ async def run(args: argparse.Namespace) -> None:
         api_key_env=KEY_VARIABLE,
         timeout_s=10,
     )
-    deps = GenerationDeps(
-        workspace_root=args.root,
-        database=database,
-        agents=AgentRegistry({}),
-        providers=ProviderRegistry({PROVIDER_NAME: provider}),
-        settings=GenerationSettings(),
+    settings = dataclasses.replace(
+        Settings.defaults(),
+        providers={PROVIDER_NAME: provider},
+        store=StoreSettings(url=sqlite_url(args.database)),
     )
-    try:
-        requests = requests_for(args.nodes, database)
-        queue = FrameGenerationQueue(
-            args.database,
-            FrameGenerator(deps),
-            limits={AGENT_ID: AgentLimits(max_concurrent=args.max_concurrent)},
-            settings=QueueSettings(poll_s=0.02, lease_s=args.lease_s, heartbeat_s=args.heartbeat_s),
-        )
-        emit({"ready": True, "owner": queue.owner})
-        # Blocking on purpose: nothing runs in this loop yet, and the test releases
-        # every worker with one line each, so they start together without sleeps.
-        sys.stdin.readline()
-        # KeyboardInterrupt reaches this coroutine as CancelledError (asyncio.run
-        # cancels the main task on SIGINT), so `async with` sees an interrupt; the
-        # cancellation propagates and asyncio.run raises KeyboardInterrupt.
-        async with queue:
-            if args.mode == "serve":
-                await serve(queue, requests)
-            else:
-                await wait(queue, requests)
-    finally:
-        await deps.aclose()
-        database.close()
+    return MerkleApp(Workspace(args.root), settings)
+
+
+async def run(args: argparse.Namespace) -> None:
+    with app_for(args) as app:
+        requests = requests_for(args.nodes, app.store)
+        settings = QueueSettings(poll_s=0.02, lease_s=args.lease_s, heartbeat_s=args.heartbeat_s)
+        limits = {AGENT_ID: AgentLimits(max_concurrent=args.max_concurrent)}
+        async with app.frame_writer() as writer:
+            queue = app.queue(writer, limits=limits, settings=settings)
+            emit({"ready": True, "owner": queue.owner})
+            # Blocking on purpose: nothing runs in this loop yet, and the test releases
+            # every worker with one line each, so they start together without sleeps.
+            sys.stdin.readline()
+            # KeyboardInterrupt reaches this coroutine as CancelledError (asyncio.run
+            # cancels the main task on SIGINT), so `async with` sees an interrupt; the
+            # cancellation propagates and asyncio.run raises KeyboardInterrupt.
+            async with queue:
+                if args.mode == "serve":
+                    await serve(queue, requests)
+                else:
+                    await wait(queue, requests)
 
 
 async def wait(queue: FrameGenerationQueue, requests: list[FrameRequest]) -> None:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from merkle.store import Database, NodeRecordStore
 from merkle.workspace.init import init_workspace
-from merkle.workspace.scan import scan_workspace
+from tests.support.apps import app_of
 
 # Names that no ignore rule touches, so every generated entry is in the tree.
 NAMES = st.text(alphabet="abcdefgh_-", min_size=1, max_size=5)
@@ -57,11 +56,9 @@ def create(
 def scan_ids(root: Path) -> dict[str, str]:
     """Initialise `root` if needed, scan it, and return path -> node id of the current tree."""
     workspace = init_workspace(root).workspace
-    scan_workspace(workspace)
-    with Database.open(workspace.database_path) as database:
-        return {
-            path: entry.node_id for path, entry in NodeRecordStore(database).load_tree().items()
-        }
+    with app_of(workspace) as app:
+        app.scan()
+        return {path: entry.node_id for path, entry in app.store.nodes.load_tree().items()}
 
 
 def ancestors(path: str) -> set[str]:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from merkle.agents.builtin import BUILTIN_AGENTS
 from merkle.agents.profile import AgentProfile, AgentRole
 from merkle.config import AgentSettings
-from merkle.errors import ConfigError, UsageError
+from merkle.errors import ConfigError, ReaderAgent, UsageError
 
 _OVERRIDABLE = (
     "system_prompt",
@@ -67,5 +67,16 @@ class AgentRegistry:
             raise UsageError(
                 f"unknown agent {agent_id}",
                 hint=f"known agents: {known}; declare others under [agents.NAME] in config.toml",
+            )
+        return agent
+
+    def writer(self, agent_id: str) -> AgentProfile:
+        """The agent with this id, which must be a writer: only writers make frames."""
+        agent = self.get(agent_id)
+        if agent.role is not AgentRole.WRITER:
+            raise ReaderAgent(
+                f"agent {agent_id} is a reader: it may read frames, not write or generate them",
+                hint='pass --agent with a writer agent, or set role = "writer" for it in'
+                " .merkle/config.toml",
             )
         return agent

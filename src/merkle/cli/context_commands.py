@@ -8,15 +8,11 @@ from typing import Any
 
 import typer
 
-from merkle.agents import AgentRegistry, AgentRole
 from merkle.cli import generate_commands
 from merkle.cli.output import JSON_OPTION, CliState, print_json, reporting, state_of, timestamp
-from merkle.context.api import ContextApi, ContextRead, FrameDraft, metadata_of
+from merkle.context.api import ContextRead, metadata_of
 from merkle.errors import UsageError, WorkFailed
-from merkle.metadata import Source, build_metadata
-from merkle.store import Database, Frame, NodeRecord
-from merkle.tree.paths import canonicalise
-from merkle.workspace.layout import Workspace
+from merkle.store import Frame, NodeRecord
 
 context_app = typer.Typer(help="Generate, read and write context frames.", no_args_is_help=True)
 context_app.command("generate")(generate_commands.generate)
@@ -40,19 +36,6 @@ def _frame_payload(frame: Frame) -> dict[str, Any]:
         "content": frame.content,
         "metadata": metadata_of(frame).to_dict(),
     }
-
-
-def _resolve(
-    api: ContextApi, workspace: Workspace, path: str | None, node: str | None
-) -> NodeRecord:
-    if (path is None) == (node is None):
-        raise UsageError(
-            "give a PATH or --node ID, not both", hint="see `merkle context get --help`"
-        )
-    if node is not None:
-        return api.node(node)
-    assert path is not None
-    return api.node_at(canonicalise(workspace.root, path, cwd=Path.cwd()))
 
 
 def _print_read(state: CliState, read: ContextRead) -> None:
@@ -121,24 +104,21 @@ def get(
     frame is shown and marked stale.
     """
     state = state_of(ctx)
-    with reporting(state, json_output=json_output):
-        workspace = state.locate()
-        settings = state.settings(workspace, agent=agent, frame_type=frame_type)
-        agent, frame_type = settings.agent, settings.frame_type
-        with Database.open(workspace.database_path) as database:
-            api = ContextApi(database)
-            record = _resolve(api, workspace, path, node)
-            if history:
-                _show_history(
-                    state, record, api.history(record.path, agent, frame_type), json_output
-                )
-                return
-            read = api.read(record, agent, frame_type)
-            if read is None:
-                raise WorkFailed(
-                    f"no {frame_type} frame of agent {agent} for {record.path}",
-                    hint=f"generate one with `merkle context generate {record.path}`",
-                )
+    with (
+        reporting(state, json_output=json_output),
+        state.app(agent=agent, frame_type=frame_type) as app,
+    ):
+        record = app.node(path, node=node, cwd=Path.cwd())
+        if history:
+            _show_history(state, record, app.history(record), json_output)
+            return
+        read = app.read(record)
+        if read is None:
+            settings = app.settings
+            raise WorkFailed(
+                f"no {settings.frame_type} frame of agent {settings.agent} for {record.path}",
+                hint=f"generate one with `merkle context generate {record.path}`",
+            )
     if json_output:
         print_json(_read_payload(read))
     else:
@@ -167,30 +147,12 @@ def put(
 ) -> None:
     """Write a frame by hand, through the same boundary generation uses."""
     state = state_of(ctx)
-    with reporting(state, json_output=json_output):
-        workspace = state.locate()
-        settings = state.settings(workspace, agent=agent, frame_type=frame_type)
-        agent, frame_type = settings.agent, settings.frame_type
-        profile = AgentRegistry(settings.agents).get(agent)
-        if profile.role is not AgentRole.WRITER:
-            raise UsageError(
-                f"agent {agent} is a reader: it may read frames, not write them",
-                hint='write with a writer agent, or set role = "writer" for it in config.toml',
-            )
-        content = _read_content(file)
-        with Database.open(workspace.database_path) as database:
-            api = ContextApi(database)
-            record = api.node_at(canonicalise(workspace.root, path, cwd=Path.cwd()))
-            metadata = build_metadata(agent_id=agent, frame_type=frame_type, source=Source.MANUAL)
-            result = api.put_frame(
-                FrameDraft(
-                    node_id=record.node_id,
-                    agent_id=agent,
-                    frame_type=frame_type,
-                    content=content,
-                    metadata=metadata,
-                )
-            )
+    with (
+        reporting(state, json_output=json_output),
+        state.app(agent=agent, frame_type=frame_type) as app,
+    ):
+        app.agents.writer(app.settings.agent)  # a reader is refused before stdin is read
+        record, result = app.put(path, _read_content(file), cwd=Path.cwd())
     if json_output:
         print_json(
             {

@@ -1,4 +1,4 @@
-"""The work behind `merkle context generate`: options, plan, queue, orchestrator, report.
+"""The work behind `merkle context generate`: options, plan, run, report, through the app.
 
 Kept apart from the command's declaration so that other commands do not pay
 for importing the queue, the orchestrator and asyncio at start-up.
@@ -6,98 +6,32 @@ for importing the queue, the orchestrator and asyncio at start-up.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from merkle.agents import AgentRegistry, AgentRole
+from merkle.app import MerkleApp
 from merkle.cli.output import CliState, print_json, reporting
 from merkle.cli.session import command_session
-from merkle.config import Settings
-from merkle.context.generation.orchestrator import GenerationOrchestrator, GenerationResult
+from merkle.context.generation.orchestrator import GenerationResult
 from merkle.context.generation.plan import FailurePolicy, GenerationPlan
-from merkle.context.generation.run import ContextGenerate, GenerateOptions, PlanOutcome
-from merkle.context.generation.units import FrameGenerator, GenerationDeps
-from merkle.context.queue import EventSink, Priority, RetrySettings
-from merkle.context.queue.queue import FrameGenerationQueue, QueueSettings, agent_limits
+from merkle.context.generation.planner import PlanOutcome
+from merkle.context.queue import Priority
 from merkle.errors import UsageError
-from merkle.providers.registry import ProviderRegistry
-from merkle.store import Database
 from merkle.telemetry.bus import EventBus
-from merkle.workspace.layout import Workspace
-
-
-def _options(
-    settings: Settings, registry: AgentRegistry, providers: ProviderRegistry, **given: Any
-) -> GenerateOptions:
-    agent = registry.get(given.pop("agent") or settings.agent)
-    if agent.role is not AgentRole.WRITER:
-        raise UsageError(
-            f"agent {agent.agent_id} is a reader: it may not generate frames",
-            hint="pass --agent with a writer agent",
-        )
-    provider = given.pop("provider") or agent.provider or settings.provider
-    providers.settings(provider)  # unknown names fail here, before any work
-    frame_type = given.pop("frame_type") or agent.frame_type or settings.frame_type
-    return GenerateOptions(
-        agent_id=agent.agent_id, provider_name=provider, frame_type=frame_type, **given
-    )
-
-
-async def _execute(
-    workspace: Workspace,
-    settings: Settings,
-    agents: AgentRegistry,
-    providers: ProviderRegistry,
-    plan: GenerationPlan,
-    sink: EventSink,
-) -> GenerationResult:
-    database = Database.open(workspace.database_path)
-    deps = GenerationDeps(
-        workspace_root=workspace.root,
-        database=database,
-        agents=agents,
-        providers=providers,
-        settings=settings.generation,
-    )
-    queue = FrameGenerationQueue(
-        workspace.database_path,
-        FrameGenerator(deps),
-        limits=agent_limits(agents.all()),
-        settings=QueueSettings(
-            max_live=settings.generation.queue_max_size,
-            retry=RetrySettings(max_attempts=settings.generation.max_attempts),
-        ),
-        sink=sink,
-    )
-    try:
-        async with queue:
-            await deps.prepare(plan.levels[0][0].provider_name)
-            return await GenerationOrchestrator(queue, sink).execute(plan)
-    finally:
-        await deps.aclose()
-        database.close()
 
 
 def _run(
-    state: CliState,
-    workspace: Workspace,
-    settings: Settings,
-    agents: AgentRegistry,
-    providers: ProviderRegistry,
-    plan: GenerationPlan,
-    bus: EventBus,
-    json_output: bool,
+    state: CliState, app: MerkleApp, plan: GenerationPlan, bus: EventBus, json_output: bool
 ) -> GenerationResult:
     if state.show_progress and not json_output:
         from merkle.cli.generate_progress import GenerateProgress  # deferred: Rich
 
         with GenerateProgress(state.err, total=plan.total_nodes, levels=plan.total_levels) as bar:
             bus.subscribe(lambda event: bar.emit(event.type, event.data))
-            return asyncio.run(_execute(workspace, settings, agents, providers, plan, bus))
-    return asyncio.run(_execute(workspace, settings, agents, providers, plan, bus))
+            return app.run(plan, sink=bus)
+    return app.run(plan, sink=bus)
 
 
 def _report(
@@ -130,18 +64,18 @@ def run_generate(state: CliState, *, json_output: bool, **given: Any) -> None:
     with reporting(state, json_output=json_output):
         if sum(given[key] is not None for key in ("path", "path_option", "node")) > 1:
             raise UsageError("give one of PATH, --path and --node", hint="see --help")
-        workspace = state.locate()
-        settings = state.settings(workspace)
-        with command_session(
-            state, workspace, command, {"arguments": arguments}, retention=settings.sessions
-        ) as bus:
-            _generate(state, workspace, settings, bus, json_output=json_output, **given)
+        with (
+            state.app() as app,
+            command_session(
+                state, app, command, {"arguments": arguments}, retention=app.settings.sessions
+            ) as bus,
+        ):
+            _generate(state, app, bus, json_output=json_output, **given)
 
 
 def _generate(
     state: CliState,
-    workspace: Workspace,
-    settings: Settings,
+    app: MerkleApp,
     bus: EventBus,
     *,
     json_output: bool,
@@ -153,11 +87,7 @@ def _generate(
     priority: str,
     **given: Any,
 ) -> None:
-    agents, providers = AgentRegistry(settings.agents), ProviderRegistry(settings.providers)
-    options = _options(
-        settings,
-        agents,
-        providers,
+    options = app.generate_options(
         path=path if path is not None else path_option,
         node=node,
         recursive=not no_recursive,
@@ -166,16 +96,11 @@ def _generate(
         session_id=bus.session_id,
         **given,
     )
-    with Database.open(workspace.database_path) as database:
-        outcome = ContextGenerate(database, workspace_root=workspace.root, sink=bus).plan(
-            options, cwd=Path.cwd()
-        )
+    outcome = app.plan(options, cwd=Path.cwd(), sink=bus)
     result = None
     if outcome.plan is not None:
         try:
-            result = _run(
-                state, workspace, settings, agents, providers, outcome.plan, bus, json_output
-            )
+            result = _run(state, app, outcome.plan, bus, json_output)
         except KeyboardInterrupt:
             state.info(
                 "interrupted: every finished frame is kept; run the same command again"

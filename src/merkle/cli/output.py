@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from merkle.agents import AgentRegistry
-from merkle.config import Settings, load_settings, user_config_path
-from merkle.errors import MerkleError, WorkspaceNotFound
+from merkle.app import MerkleApp
+from merkle.config import Settings
+from merkle.errors import ConfigError, MerkleError, WorkspaceNotFound
 from merkle.workspace.layout import Workspace, locate
 
 if TYPE_CHECKING:
@@ -63,14 +63,22 @@ class CliState:
         The agents are built from it at once, so that an incomplete agent is
         reported by any command, not only by the first that uses it.
         """
-        settings = load_settings(
-            workspace_config=workspace.config_path if workspace else None,
-            workspace_root=workspace.root if workspace else None,
-            user_config=user_config_path(),
-            flags={key: value for key, value in flags.items() if value is not None},
-        )
-        AgentRegistry(settings.agents)
-        return settings
+        return MerkleApp.load_settings(workspace, flags=flags)
+
+    def app(self, *, lenient: bool = False, **flags: str | None) -> MerkleApp:
+        """The app of this invocation's workspace, configured with `flags` over the rest.
+
+        `lenient`, for the commands that need no configuration: a broken one is
+        left for the commands that do, and the built-in defaults apply.
+        """
+        workspace = self.locate()
+        try:
+            settings = self.settings(workspace, **flags)
+        except ConfigError:
+            if not lenient:
+                raise
+            settings = Settings.defaults()
+        return MerkleApp(workspace, settings)
 
     def echo(self, line: str = "") -> None:
         """One line of the command's result on stdout."""

@@ -11,7 +11,6 @@ import typer
 
 from merkle.cli.output import JSON_OPTION, CliState, print_json, reporting, state_of
 from merkle.errors import UsageError
-from merkle.store import Database
 from merkle.telemetry.model import Event
 from merkle.telemetry.reader import SessionInfo, SessionReader
 from merkle.telemetry.state import SessionState
@@ -26,9 +25,8 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 @contextmanager
 def _reader(state: CliState) -> Iterator[SessionReader]:
-    workspace = state.locate()
-    with Database.open(workspace.database_path) as database:
-        yield SessionReader(database)
+    with state.app(lenient=True) as app:
+        yield app.sessions()
 
 
 def _status(info: SessionInfo) -> str:
@@ -204,10 +202,11 @@ def tui(
     """Watch a session live in the terminal, or replay a past one."""
     state = state_of(ctx)
     with reporting(state, json_output=False):
-        workspace = state.locate()
+        app = state.app(lenient=True)
         if session_id is not None:
-            with Database.open(workspace.database_path) as database:
-                session_id = SessionReader(database).get(session_id).session_id
+            with app:
+                session_id = app.sessions().get(session_id).session_id
     from merkle.tui import run_monitor  # deferred: Textual is only for this command
 
-    run_monitor(workspace.database_path, session_id)
+    with app:
+        run_monitor(app, session_id)

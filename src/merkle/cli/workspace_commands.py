@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from merkle.app import MerkleApp
 from merkle.cli.output import (
     JSON_OPTION,
     CliState,
@@ -21,11 +22,9 @@ from merkle.cli.session import command_session
 from merkle.config import SessionSettings, Settings
 from merkle.errors import ConfigError, ValidationFailed
 from merkle.store import ScanCounts, ScanRecord
-from merkle.workspace.init import init_workspace
-from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import ScanResult, scan_workspace
-from merkle.workspace.status import StatusReport, workspace_status
-from merkle.workspace.validate import ValidationReport, validate_workspace
+from merkle.workspace.scan import ScanResult
+from merkle.workspace.status import StatusReport
+from merkle.workspace.validate import ValidationReport
 
 workspace_app = typer.Typer(help="Check and maintain the workspace store.", no_args_is_help=True)
 
@@ -64,7 +63,7 @@ def init(
     state = state_of(ctx)
     with reporting(state, json_output=json_output):
         target = directory or state.workspace or Path.cwd()
-        result = init_workspace(target)
+        result = MerkleApp.init(target)
     root = result.workspace.root
     if json_output:
         print_json(
@@ -106,30 +105,31 @@ def _print_scan(state: CliState, result: ScanResult) -> None:
         state.info("The tree is unchanged since the last scan.")
 
 
-def _retention(state: CliState, workspace: Workspace) -> SessionSettings | None:
-    """How long sessions are kept; None (no pruning) when the configuration is
-    broken - scan does not need it, and generate reports it."""
+def _scan_app(state: CliState) -> tuple[MerkleApp, SessionSettings | None]:
+    """The app for a scan and how long sessions are kept; with a broken configuration,
+    the defaults and no pruning - scan does not need it, and generate reports it."""
+    workspace = state.locate()
     try:
-        return state.settings(workspace).sessions
+        settings = state.settings(workspace)
     except ConfigError:
-        return None
+        return MerkleApp(workspace, Settings.defaults()), None
+    return MerkleApp(workspace, settings), settings.sessions
 
 
 def scan(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     """Walk the workspace, hash what changed, and store its Merkle tree."""
     state = state_of(ctx)
     with reporting(state, json_output=json_output):
-        workspace = state.locate()
-        with command_session(
-            state, workspace, "scan", {}, retention=_retention(state, workspace)
-        ) as bus:
+        app, retention = _scan_app(state)
+        with app, command_session(state, app, "scan", {}, retention=retention) as bus:
             if state.show_progress and not json_output:
                 from merkle.cli.progress import ScanProgressBar  # deferred: Rich costs ~15 ms
 
                 with ScanProgressBar(state.err) as bar:
-                    result = scan_workspace(workspace, progress=bar, sink=bus)
+                    result = app.scan(progress=bar, sink=bus)
             else:
-                result = scan_workspace(workspace, sink=bus)
+                result = app.scan(sink=bus)
+        workspace = app.workspace
     warnings = [(w.path, w.message) for w in result.warnings]
     if json_output:
         payload = {"workspace": str(workspace.root), **_scan_payload(result.scan)}
@@ -194,10 +194,9 @@ def _print_changes(state: CliState, report: StatusReport) -> None:
 def status(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     """Show the workspace, its last scan, and whether the disk changed since."""
     state = state_of(ctx)
-    with reporting(state, json_output=json_output):
-        workspace = state.locate()
-        settings = state.settings(workspace)
-        report = workspace_status(workspace)
+    with reporting(state, json_output=json_output), state.app() as app:
+        settings = app.settings
+        report = app.status()
     if json_output:
         print_json(_status_payload(report, settings))
         return
@@ -241,8 +240,8 @@ def _validation_payload(report: ValidationReport) -> dict[str, Any]:
 def validate(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     """Re-derive every stored id and check that the tree links up; exit 1 on any problem."""
     state = state_of(ctx)
-    with reporting(state, json_output=json_output):
-        report = validate_workspace(state.locate())
+    with reporting(state, json_output=json_output), state.app() as app:
+        report = app.validate()
     if json_output:
         print_json(_validation_payload(report))
     elif report.ok:

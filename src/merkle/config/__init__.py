@@ -8,6 +8,7 @@ from merkle.config.model import (
     ProviderSettings,
     SessionSettings,
     Settings,
+    StoreSettings,
 )
 from merkle.config.paths import (
     CONFIG_FILE_NAME,
@@ -30,6 +31,7 @@ __all__ = [
     "ProviderSettings",
     "SessionSettings",
     "Settings",
+    "StoreSettings",
     "load_settings",
     "user_config_path",
 ]

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from merkle.config.defaults import DEFAULT_AGENT, DEFAULT_FRAME_TYPE, DEFAULT_PROVIDER
 from merkle.config.model import (
@@ -27,6 +28,7 @@ from merkle.config.model import (
     ProviderSettings,
     SessionSettings,
     Settings,
+    StoreSettings,
 )
 from merkle.errors import ConfigError
 
@@ -90,6 +92,17 @@ def _url(value: object) -> str:
     return value
 
 
+def _store_url(value: object) -> str:
+    text = _text(value)
+    try:
+        password = urlsplit(text).password
+    except ValueError:
+        raise _Invalid(f"is not a URL (got {value!r})") from None
+    if password is not None:
+        raise _Invalid("a password is never read from configuration; leave it out of the URL")
+    return text
+
+
 def _env_name(value: object) -> str:
     if not isinstance(value, str) or not ENV_NAME.fullmatch(value):
         raise _Invalid(f"must name an environment variable, like OPENAI_API_KEY (got {value!r})")
@@ -104,8 +117,10 @@ SECTIONS: dict[str, dict[str, Check]] = {
         "queue_max_size": _integer(1, 10_000_000),
     },
     "sessions": {"keep": _integer(0, 1_000_000), "max_age_days": _number(0, 36_500)},
+    "store": {"url": _store_url},
 }
 ENVIRONMENT_SECTIONS = ("defaults", "generation")  # MERKLE_<KEY> for these keys
+STORE_URL_VARIABLE = "MERKLE_STORE_URL"
 PROVIDER_KEYS: dict[str, Check] = {
     "type": _choice(*PROVIDER_TYPES),
     "base_url": _url,
@@ -230,7 +245,8 @@ def read_toml(path: Path, *, base_dir: Path) -> Source | None:
 
 
 def environment_source(environ: Mapping[str, str]) -> list[Source]:
-    """`MERKLE_<KEY>` variables for the keys of [defaults] and [generation]."""
+    """`MERKLE_<KEY>` variables for the keys of [defaults] and [generation], and
+    `MERKLE_STORE_URL` for [store] url."""
     sources = []
     for section in ENVIRONMENT_SECTIONS:
         for key in SECTIONS[section]:
@@ -249,6 +265,10 @@ def environment_source(environ: Mapping[str, str]) -> list[Source]:
                         hint=f"set {variable} to a number, or unset it",
                     ) from None
             sources.append(Source(label, {section: {key: value}}))
+    url = environ.get(STORE_URL_VARIABLE)
+    if url:
+        label = f"environment variable {STORE_URL_VARIABLE}"
+        sources.append(Source(label, {"store": {"url": url}}))
     return sources
 
 
@@ -329,5 +349,6 @@ def load_settings(
         },
         generation=GenerationSettings(**merged.get("generation", {})),
         sessions=SessionSettings(**merged.get("sessions", {})),
+        store=StoreSettings(**merged.get("store", {})),
         sources=tuple(s.label for s in sources),
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from merkle.config.defaults import DEFAULT_AGENT, DEFAULT_FRAME_TYPE, DEFAULT_PROVIDER
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProviderSettings:
@@ -68,6 +70,14 @@ class SessionSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StoreSettings:
+    """Where the store is: `url` names it (None: the workspace's own SQLite file,
+    `.merkle/merkle.db`)."""
+
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """The whole configuration after every source is applied (later sources win)."""
 
@@ -78,4 +88,10 @@ class Settings:
     agents: Mapping[str, AgentSettings] = field(default_factory=dict)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     sources: tuple[str, ...] = ()
+
+    @classmethod
+    def defaults(cls) -> Settings:
+        """The built-in configuration, as if no source set anything."""
+        return cls(agent=DEFAULT_AGENT, provider=DEFAULT_PROVIDER, frame_type=DEFAULT_FRAME_TYPE)

@@ -37,6 +37,12 @@ DEFAULT_CONFIG_TOML = """\
 # keep = 200
 # max_age_days = 30
 
+# Where the store is (default: .merkle/merkle.db in this workspace). Also
+# MERKLE_STORE_URL. `busy_timeout_ms` is how long a write waits for another
+# process's lock before it is reported as busy.
+# [store]
+# url = "sqlite:///path/to/merkle.db?busy_timeout_ms=10000"
+
 # Agents: the built-in docs-writer, or your own. Limits hold across every
 # merkle process on this workspace.
 #

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from merkle.errors import ContractViolation, MetadataRejected, NodeNotFound
 from merkle.metadata import IDENTIFIER, FrameMetadata, credential_rule, validate_metadata
-from merkle.store import Database, Frame, FrameStorage, NodeRecord, NodeRecordStore
+from merkle.store import Frame, FrameKey, NodeRecord, StorageBackend
 from merkle.tree.hashing import frame_id_of
 
 MAX_CONTENT_CHARS = 1_000_000
@@ -19,9 +19,7 @@ MAX_CONTENT_CHARS = 1_000_000
 class FrameDraft:
     """A frame before it is written: what `put_frame` takes."""
 
-    node_id: str
-    agent_id: str
-    frame_type: str
+    key: FrameKey
     content: str
     metadata: FrameMetadata
 
@@ -75,9 +73,11 @@ def _check_content(content: str) -> None:
 class ContextApi:
     """Writes frames through one validated boundary and reads them back."""
 
-    def __init__(self, database: Database, *, clock_ns: Callable[[], int] = time.time_ns) -> None:
-        self._nodes = NodeRecordStore(database)
-        self._frames = FrameStorage(database)
+    def __init__(
+        self, store: StorageBackend, *, clock_ns: Callable[[], int] = time.time_ns
+    ) -> None:
+        self._nodes = store.nodes
+        self._frames = store.frames
         self._clock_ns = clock_ns
 
     # -- the write boundary ------------------------------------------------------
@@ -89,28 +89,29 @@ class ContextApi:
         Raises `ContractViolation` (or `MetadataRejected`) naming the key and the
         rule; then nothing is written.
         """
-        for key in ("agent_id", "frame_type"):
-            if not IDENTIFIER.fullmatch(getattr(draft, key)):
-                raise ContractViolation(key, f"must match {IDENTIFIER.pattern}")
-        if not self._nodes.exists(draft.node_id):
-            raise ContractViolation("node_id", f"{draft.node_id} is not a stored node")
+        key = draft.key
+        for name, value in (("agent_id", key.agent_id), ("frame_type", key.frame_type)):
+            if not IDENTIFIER.fullmatch(value):
+                raise ContractViolation(name, f"must match {IDENTIFIER.pattern}")
+        if not self._nodes.exists(key.node_id):
+            raise ContractViolation("node_id", f"{key.node_id} is not a stored node")
         _check_content(draft.content)
         metadata = validate_metadata(draft.metadata.to_dict())
-        for key in ("agent_id", "frame_type"):
-            if getattr(metadata, key) != getattr(draft, key):
-                raise MetadataRejected(key, "differs from the frame's own")
+        for name, value in (("agent_id", key.agent_id), ("frame_type", key.frame_type)):
+            if getattr(metadata, name) != value:
+                raise MetadataRejected(name, "differs from the frame's own")
         metadata_json = metadata.canonical_json()
         frame = Frame(
             frame_id=frame_id_of(
-                node_id=draft.node_id,
-                agent_id=draft.agent_id,
-                frame_type=draft.frame_type,
+                node_id=key.node_id,
+                agent_id=key.agent_id,
+                frame_type=key.frame_type,
                 content=draft.content,
                 metadata_json=metadata_json,
             ),
-            node_id=draft.node_id,
-            agent_id=draft.agent_id,
-            frame_type=draft.frame_type,
+            node_id=key.node_id,
+            agent_id=key.agent_id,
+            frame_type=key.frame_type,
             content=draft.content,
             metadata_json=metadata_json,
             created_at_ns=self._clock_ns(),
@@ -120,9 +121,9 @@ class ContextApi:
 
     # -- the read side -------------------------------------------------------------
 
-    def head(self, node_id: str, agent_id: str, frame_type: str) -> Frame | None:
-        """The head frame of `(node_id, agent_id, frame_type)`, if any."""
-        return self._frames.head_frame(node_id, agent_id, frame_type)
+    def head(self, key: FrameKey) -> Frame | None:
+        """The head frame of `key`, if any."""
+        return self._frames.head_frame(key)
 
     def frame(self, frame_id: str) -> Frame | None:
         """The frame with this id, if stored."""
@@ -158,7 +159,7 @@ class ContextApi:
     def read(self, node: NodeRecord, agent_id: str, frame_type: str) -> ContextRead | None:
         """The head frame of `node`, or else the newest frame of an earlier version of
         its path (stale), or None when the path never had one."""
-        frame = self.head(node.node_id, agent_id, frame_type)
+        frame = self.head(FrameKey(node.node_id, agent_id, frame_type))
         if frame is None:
             earlier = self.history(node.path, agent_id, frame_type)
             frame = earlier[0] if earlier else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from merkle.errors import MerkleError
+from merkle.errors import GenerationError, GenerationFailure
 
 
 class Role(Enum):
@@ -82,13 +82,11 @@ _RETRYABLE = frozenset(
 )
 
 
-class ProviderError(MerkleError):
+class ProviderError(GenerationError):
     """A provider call that failed, classified.
 
     `retry_after_s` is the wait the provider asked for (Retry-After), if any.
     """
-
-    exit_code = 1
 
     def __init__(
         self,
@@ -98,7 +96,13 @@ class ProviderError(MerkleError):
         retry_after_s: float | None = None,
         hint: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
+        failure = GenerationFailure(
+            error_class=error_class.value,
+            message=message,
+            retryable=error_class.retryable,
+            retry_after_s=retry_after_s,
+        )
+        super().__init__(failure, hint=hint)
         self.error_class = error_class
         self.retry_after_s = retry_after_s
         # A provider that cannot even be set up is bad configuration, not failed work.

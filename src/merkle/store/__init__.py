@@ -1,32 +1,62 @@
-"""The database: schema, migrations and the stores over it.
+"""The store: every persistent value of merkle, behind one backend protocol.
 
-SQLite is the embedded default. The SQL is kept portable so that another
-backend can follow; only this package speaks SQL.
+`open_store(url)` opens a `StorageBackend`; its repositories (nodes and
+trees, frames and heads, the queue, sessions and events) speak the values
+of `merkle.store.records`. SQLite (`merkle.store.sqlite`) is the embedded
+default. Only this package speaks SQL or imports a database driver.
 """
 
-from merkle.store.database import Database
-from merkle.store.frames import FrameStorage, HeadIndex
-from merkle.store.nodes import NodeRecordStore
+from merkle.store.backend import (
+    EventRepository,
+    FrameRepository,
+    NodeRepository,
+    QueueRepository,
+    StorageBackend,
+)
+from merkle.store.opening import open_store, sqlite_url
 from merkle.store.records import (
+    DETACHED,
+    AgentLoad,
+    Enqueued,
+    EventRow,
     Frame,
+    FrameKey,
     Head,
+    NewRequest,
     NodeRecord,
     NodeType,
+    QueueCount,
+    RequestState,
     ScanCounts,
     ScanRecord,
+    SessionRow,
+    StoredRequest,
     TreeEntry,
 )
 
 __all__ = [
-    "Database",
+    "DETACHED",
+    "AgentLoad",
+    "Enqueued",
+    "EventRepository",
+    "EventRow",
     "Frame",
-    "FrameStorage",
+    "FrameKey",
+    "FrameRepository",
     "Head",
-    "HeadIndex",
+    "NewRequest",
     "NodeRecord",
-    "NodeRecordStore",
+    "NodeRepository",
     "NodeType",
+    "QueueCount",
+    "QueueRepository",
+    "RequestState",
     "ScanCounts",
     "ScanRecord",
+    "SessionRow",
+    "StorageBackend",
+    "StoredRequest",
     "TreeEntry",
+    "open_store",
+    "sqlite_url",
 ]

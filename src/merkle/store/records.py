@@ -1,4 +1,5 @@
-"""The values the store persists for the workspace tree."""
+"""The backend-neutral values the store persists: the tree, frames and heads, the queue's
+requests, sessions and events. Every backend reads and writes these, nothing else."""
 
 from __future__ import annotations
 
@@ -63,6 +64,18 @@ class TreeEntry(NamedTuple):
     warning_count: int = 0
 
 
+class FrameKey(NamedTuple):
+    """The identity of a frame's line: one head per key, one live request per key.
+
+    `provider_name` is not part of it: two requests that differ only in the
+    provider they would call are the same work.
+    """
+
+    node_id: str
+    agent_id: str
+    frame_type: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Frame:
     """One context frame: text about a node, by an agent, of a frame type.
@@ -80,6 +93,11 @@ class Frame:
     metadata_json: str
     created_at_ns: int
 
+    @property
+    def key(self) -> FrameKey:
+        """The key whose line this frame belongs to."""
+        return FrameKey(self.node_id, self.agent_id, self.frame_type)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Head:
@@ -90,6 +108,11 @@ class Head:
     frame_type: str
     frame_id: str
     created_at_ns: int
+
+    @property
+    def key(self) -> FrameKey:
+        """The key this head points for."""
+        return FrameKey(self.node_id, self.agent_id, self.frame_type)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,3 +142,118 @@ class ScanRecord:
     def duration_s(self) -> float:
         """Wall time of the scan in seconds."""
         return (self.finished_at_ns - self.started_at_ns) / 1e9
+
+
+# -- the queue ---------------------------------------------------------------------------
+
+
+class RequestState(Enum):
+    """Where a request is in its life."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def live(self) -> bool:
+        """Whether the request may still run."""
+        return self in (RequestState.PENDING, RequestState.PROCESSING)
+
+
+# The waiter a submission that does not wait is recorded as: it still wants the
+# frame, so no other process's Ctrl-C cancels the work.
+DETACHED = "(detached)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewRequest:
+    """A request to store: its key, what it is about, and how it is scheduled."""
+
+    key: FrameKey
+    path: str
+    node_type: NodeType
+    provider_name: str
+    priority: int
+    plan_id: str | None
+    force: bool
+    superseded_frame_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredRequest:
+    """A request as stored, with its state and outcome."""
+
+    request_id: int
+    key: FrameKey
+    path: str
+    node_type: NodeType
+    provider_name: str
+    priority: int
+    plan_id: str | None
+    force: bool
+    superseded_frame_id: str | None
+    state: RequestState
+    attempts: int
+    next_attempt_at_ns: int
+    lease_owner: str | None
+    frame_id: str | None
+    error_class: str | None
+    error_message: str | None
+    created_at_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Enqueued:
+    """What storing a request did: the live request of its key, and whether it was
+    already there (the new request joined it)."""
+
+    request: StoredRequest
+    joined: bool
+
+
+class AgentLoad(NamedTuple):
+    """One agent's calls in flight under a live lease, and when it last started one."""
+
+    agent_id: str
+    in_flight: int
+    last_start_ns: int | None
+
+
+class QueueCount(NamedTuple):
+    """Requests of one state, agent and priority: how many, how many joins they took,
+    and their attempts beyond the first."""
+
+    state: str
+    agent_id: str
+    priority: int
+    requests: int
+    joined: int
+    retried: int
+
+
+# -- sessions and events -------------------------------------------------------------------
+
+
+class SessionRow(NamedTuple):
+    """One session as stored."""
+
+    session_id: str
+    command: str
+    owner: str
+    started_at_ns: int
+    ended_at_ns: int | None
+    outcome: str | None
+    last_seq: int
+    heartbeat_ns: int
+
+
+class EventRow(NamedTuple):
+    """One event as stored; `data` is the JSON text."""
+
+    session_id: str
+    seq: int
+    ts: str
+    type: str
+    data: str

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from merkle.store import Database
-from merkle.store.events import EventRow, EventStore, SessionRow
+from merkle.store import EventRow, SessionRow, StorageBackend
 from merkle.store.owners import owner_is_dead
 from merkle.telemetry.model import Event, format_ts
 from merkle.telemetry.state import SessionState
@@ -122,8 +121,10 @@ class PruneResult:
 class SessionReader:
     """Reads sessions and events from a workspace database."""
 
-    def __init__(self, database: Database, *, clock_ns: Callable[[], int] = time.time_ns) -> None:
-        self._store = EventStore(database)
+    def __init__(
+        self, store: StorageBackend, *, clock_ns: Callable[[], int] = time.time_ns
+    ) -> None:
+        self._store = store.events
         self._clock_ns = clock_ns
 
     def _info(self, row: SessionRow) -> SessionInfo:

@@ -16,11 +16,9 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from merkle.errors import MerkleError
-from merkle.store import Database
-from merkle.store.events import EventRow, EventStore
+from merkle.store import EventRepository, EventRow, StorageBackend
 from merkle.store.owners import new_owner_id
 from merkle.telemetry.model import Event, clean_data, format_ts, new_session_id, scrubbed
 
@@ -36,14 +34,14 @@ class SessionWriter:
 
     def __init__(
         self,
-        database_path: Path,
+        connect: Callable[[], StorageBackend],
         *,
         command: str,
         flush_interval_s: float = FLUSH_INTERVAL_S,
         clock_ns: Callable[[], int] = time.time_ns,
         scrub: Callable[[str], str] | None = None,
     ) -> None:
-        self._path = database_path
+        self._connect = connect
         self._scrub = scrub
         self.command = command
         self._interval = flush_interval_s
@@ -54,23 +52,27 @@ class SessionWriter:
         self._ended: tuple[str, int, str] | None = None
         self._closing = False
         self._thread: threading.Thread | None = None
-        self._database: Database | None = None
-        self._store: EventStore | None = None
+        self._backend: StorageBackend | None = None
+        self._store: EventRepository | None = None
         self.session_id = ""
         self.error: str | None = None  # the last failed commit, if events were lost
 
     def start(self, data: Mapping[str, object] | None = None) -> Event:
-        """Create the session and commit `session_started`; start the writer thread."""
-        self._database = Database.open(self._path)
-        self._store = EventStore(self._database)
+        """Create the session and commit `session_started`; start the writer thread.
+
+        The writer has a store connection of its own (`connect` opens it): its
+        thread commits while the command works on its own connections.
+        """
+        self._backend = self._connect()
+        self._store = self._backend.events
         try:
             self._create_session()
             started = {"command": self.command, **self._scrubbed(data)}
             event = self.record("session_started", started)
             self._commit(self._take())
         except BaseException:
-            self._database.close()
-            self._database = self._store = None
+            self._backend.close()
+            self._backend = self._store = None
             raise
         self._thread = threading.Thread(target=self._run, name="merkle-events", daemon=True)
         self._thread.start()
@@ -122,9 +124,9 @@ class SessionWriter:
             self._thread.join()
             self._thread = None
         self._commit(self._take())
-        if self._database is not None:
-            self._database.close()
-            self._database = None
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
 
     def _scrubbed(self, data: Mapping[str, object] | None) -> dict[str, object]:
         """Start and end data come from the caller, not through a bus: scrub them here."""

@@ -6,14 +6,17 @@ package (as the command line does) costs nothing.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from merkle.app import MerkleApp
 
 __all__ = ["run_monitor"]
 
 
-def run_monitor(database_path: Path, session_id: str | None = None) -> None:
-    """Watch the current session of the database at `database_path` (or `session_id`,
-    an id or a unique prefix of one) until the user quits."""
+def run_monitor(app: MerkleApp, session_id: str | None = None) -> None:
+    """Watch the current session of `app`'s store (or `session_id`, an id or a unique
+    prefix of one) until the user quits."""
     from merkle.tui.app import run_monitor as run
 
-    run(database_path, session_id)
+    run(app, session_id)

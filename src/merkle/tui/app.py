@@ -1,15 +1,12 @@
 """The live monitor: a session's plan, levels, nodes, latency, problems and queue.
 
-It reads only the store, over its own connection, so it can watch a run of
-another process, be opened before that run starts, or replay one that ended.
+It reads only the store, through the app, so it can watch a run of another
+process, be opened before that run starts, or replay one that ended.
 New events are polled on a timer and folded into a `SessionState`; the panes
 are then updated in place.
 """
 
 from __future__ import annotations
-
-import sqlite3
-from pathlib import Path
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -18,9 +15,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from merkle.app import MerkleApp
 from merkle.errors import MerkleError
-from merkle.store import Database
-from merkle.telemetry.reader import SessionReader, SessionStatus
+from merkle.telemetry.reader import SessionStatus
 from merkle.telemetry.state import SessionState
 from merkle.tui.follow import SessionFollower
 from merkle.tui.widgets import HistoryScreen, LevelsPane, NodesTable, problems_text
@@ -57,13 +54,12 @@ class MonitorApp(App[None]):
     ]
 
     def __init__(
-        self, database_path: Path, session_id: str | None = None, *, poll_s: float = POLL_S
+        self, app: MerkleApp, session_id: str | None = None, *, poll_s: float = POLL_S
     ) -> None:
         super().__init__()
-        self.database_path = database_path
+        self.merkle = app
         self.poll_s = poll_s
         self._asked = session_id
-        self._database: Database | None = None
         self.follower: SessionFollower | None = None
         self.error: str | None = None  # the last failed read of the store
 
@@ -82,18 +78,16 @@ class MonitorApp(App[None]):
 
     def on_mount(self) -> None:
         try:
-            self._database = Database.open(self.database_path)
-        except (MerkleError, sqlite3.Error) as error:
+            reader = self.merkle.sessions()
+        except MerkleError as error:
             self._show_status(Text(f"cannot read the store: {error}", style="bold red"))
             return
-        self.follower = SessionFollower(SessionReader(self._database), self._asked)
+        self.follower = SessionFollower(reader, self._asked)
         self.refresh_now()
         self.set_interval(self.poll_s, self.refresh_now)
 
     def on_unmount(self) -> None:
-        if self._database is not None:
-            self._database.close()
-            self._database = None
+        self.merkle.close()
 
     def refresh_now(self, *, force: bool = False) -> bool:
         """Poll the store once and redraw what changed; True when something did."""
@@ -101,7 +95,7 @@ class MonitorApp(App[None]):
             return False
         try:
             changed = self.follower.poll()
-        except (MerkleError, sqlite3.Error) as error:  # a busy or damaged store: show, retry
+        except MerkleError as error:  # a busy or damaged store: show, retry
             changed = self._set_error(str(error))
         else:
             changed = self._set_error(None) or changed
@@ -118,7 +112,7 @@ class MonitorApp(App[None]):
             return
         try:
             sessions = self.follower.reader.sessions(limit=HISTORY_LIMIT)
-        except (MerkleError, sqlite3.Error) as error:
+        except MerkleError as error:
             self.notify(f"cannot list the sessions: {error}", severity="error")
             return
         self.push_screen(HistoryScreen(sessions), callback=self._open)
@@ -233,6 +227,6 @@ def stats_text(state: SessionState) -> Text:
     return text
 
 
-def run_monitor(database_path: Path, session_id: str | None = None) -> None:
+def run_monitor(app: MerkleApp, session_id: str | None = None) -> None:
     """Run the monitor in the terminal until the user quits."""
-    MonitorApp(database_path, session_id).run()
+    MonitorApp(app, session_id).run()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from merkle.config import DEFAULT_CONFIG_TOML, WORKSPACE_DIR_NAME
 from merkle.errors import UsageError
-from merkle.store import Database
+from merkle.store import open_store
 from merkle.workspace.layout import Workspace
 
 _GITIGNORE_LINE = f"/{WORKSPACE_DIR_NAME}/"
@@ -56,8 +56,7 @@ def init_workspace(root: Path) -> InitResult:
     config_written = not workspace.config_path.exists()
     if config_written:
         workspace.config_path.write_text(DEFAULT_CONFIG_TOML, encoding="utf-8")
-    with Database.open(workspace.database_path):
-        pass
+    open_store(workspace.database_path, create=True).close()
     gitignore_updated = _ignore_state_dir(workspace.root)
     return InitResult(
         workspace=workspace,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from merkle.store import Database, NodeRecordStore, NodeType, ScanCounts, ScanRecord, TreeEntry
+from merkle.store import NodeType, ScanCounts, ScanRecord, StorageBackend, TreeEntry
 from merkle.telemetry import EventSink
 from merkle.tree.builder import FileHash, build_tree
 from merkle.tree.hashing import CHUNK_BYTES, hash_file
@@ -162,6 +162,7 @@ def _hash_changed(
 
 def scan_workspace(
     workspace: Workspace,
+    store: StorageBackend,
     *,
     progress: ScanProgress | None = None,
     sink: EventSink | None = None,
@@ -177,40 +178,39 @@ def scan_workspace(
     if sink is not None:
         sink.emit("scan_started", {"root": str(workspace.root)})
         progress = _ReportedProgress(sink, progress)
-    with Database.open(workspace.database_path) as database:
-        store = NodeRecordStore(database)
-        cached = store.load_tree()
-        previous = store.last_scan()
-        walked = walk(
-            workspace.root,
-            WorkspaceIgnore(),
-            cache=listings(cached),
-            now_ns=started_at_ns,
-            on_progress=progress.walked if progress is not None else None,
-        )
-        hashes, hashed, read_warnings = _hash_changed(
-            walked.root, cached, now_ns=started_at_ns, progress=progress
-        )
-        built = build_tree(walked.root, hashes, cached=cached)
-        warnings = (*walked.warnings, *read_warnings)
-        counts = ScanCounts(
-            files=built.files,
-            directories=walked.directory_count,
-            bytes=built.size_bytes,
-            hashed=hashed,
-            reused=built.files - hashed,
-            ignored=walked.ignored,
-            warnings=len(warnings),
-        )
-        scan = store.write_scan(
-            records=built.records,
-            upserts=built.entries,
-            removed=[path for path in cached if path not in built.present],
-            started_at_ns=started_at_ns,
-            finished_at_ns=clock_ns(),
-            root_node_id=built.root_id,
-            counts=counts,
-        )
+    nodes = store.nodes
+    cached = nodes.load_tree()
+    previous = nodes.last_scan()
+    walked = walk(
+        workspace.root,
+        WorkspaceIgnore(),
+        cache=listings(cached),
+        now_ns=started_at_ns,
+        on_progress=progress.walked if progress is not None else None,
+    )
+    hashes, hashed, read_warnings = _hash_changed(
+        walked.root, cached, now_ns=started_at_ns, progress=progress
+    )
+    built = build_tree(walked.root, hashes, cached=cached)
+    warnings = (*walked.warnings, *read_warnings)
+    counts = ScanCounts(
+        files=built.files,
+        directories=walked.directory_count,
+        bytes=built.size_bytes,
+        hashed=hashed,
+        reused=built.files - hashed,
+        ignored=walked.ignored,
+        warnings=len(warnings),
+    )
+    scan = nodes.write_scan(
+        records=built.records,
+        upserts=built.entries,
+        removed=[path for path in cached if path not in built.present],
+        started_at_ns=started_at_ns,
+        finished_at_ns=clock_ns(),
+        root_node_id=built.root_id,
+        counts=counts,
+    )
     changed = previous is None or previous.root_node_id != built.root_id
     if sink is not None:
         sink.emit(

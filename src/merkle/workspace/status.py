@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from merkle.store import (
-    Database,
-    FrameStorage,
-    HeadIndex,
-    NodeRecordStore,
-    NodeType,
-    ScanRecord,
-)
+from merkle.store import NodeType, ScanRecord, StorageBackend
 from merkle.tree.walker import iter_directories, iter_files, walk
 from merkle.workspace.ignore import WorkspaceIgnore
 from merkle.workspace.layout import Workspace
@@ -44,15 +37,13 @@ class StatusReport:
     changes: TreeChanges | None
 
 
-def workspace_status(workspace: Workspace) -> StatusReport:
+def workspace_status(workspace: Workspace, store: StorageBackend) -> StatusReport:
     """The last scan and, when there is one, what changed on disk since (no hashing)."""
-    with Database.open(workspace.database_path) as database:
-        store = NodeRecordStore(database)
-        last_scan = store.last_scan()
-        records = store.count_records()
-        frames = FrameStorage(database).count()
-        heads = HeadIndex(database).count()
-        cached = store.load_tree() if last_scan is not None else {}
+    last_scan = store.nodes.last_scan()
+    records = store.nodes.count_records()
+    frames = store.frames.count()
+    heads = store.frames.head_count()
+    cached = store.nodes.load_tree() if last_scan is not None else {}
     counts = {"node_records": records, "frames": frames, "heads": heads}
     if last_scan is None:
         return StatusReport(workspace=workspace, last_scan=None, changes=None, **counts)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from dataclasses import dataclass
 
-from merkle.errors import MetadataRejected, StoreError
+from merkle.errors import MetadataRejected
 from merkle.metadata import validate_metadata
-from merkle.store import Database, FrameStorage, HeadIndex, NodeRecord, NodeRecordStore, NodeType
+from merkle.store import FrameRepository, NodeRecord, NodeType, StorageBackend
 from merkle.tree.hashing import directory_node_id, file_node_id, frame_id_of
 from merkle.tree.paths import ROOT, join
-from merkle.workspace.layout import Workspace
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -116,7 +114,7 @@ def _check_tree(
 
 
 def _check_frames(
-    storage: FrameStorage, records: dict[str, NodeRecord]
+    storage: FrameRepository, records: dict[str, NodeRecord]
 ) -> tuple[list[Problem], dict[str, tuple[str, str, str]], int]:
     """Every frame re-derives its id, names a stored node and carries valid metadata.
 
@@ -158,7 +156,7 @@ def _check_frames(
 
 
 def _check_heads(
-    heads: HeadIndex, frame_keys: dict[str, tuple[str, str, str]]
+    heads: FrameRepository, frame_keys: dict[str, tuple[str, str, str]]
 ) -> tuple[list[Problem], int]:
     """Every head points at a stored frame of its own key."""
     problems: list[Problem] = []
@@ -179,24 +177,14 @@ def _check_heads(
     return problems, count
 
 
-def validate_workspace(workspace: Workspace) -> ValidationReport:
+def validate_workspace(store: StorageBackend) -> ValidationReport:
     """Re-derive every stored record's id and check that the tree links up."""
-    try:
-        with Database.open(workspace.database_path) as database:
-            store = NodeRecordStore(database)
-            problems = [Problem("integrity", "database", m) for m in store.integrity_problems()]
-            records = {record.node_id: record for record in store.iter_records()}
-            tree = store.tree_paths()
-            last_scan = store.last_scan()
-            frame_problems, frame_keys, frames_checked = _check_frames(
-                FrameStorage(database), records
-            )
-            head_problems, heads_checked = _check_heads(HeadIndex(database), frame_keys)
-    except sqlite3.DatabaseError as error:
-        raise StoreError(
-            f"cannot read the database {workspace.database_path}: {error}",
-            hint="the file is damaged; move it aside and run `merkle init` and `merkle scan`",
-        ) from error
+    problems = [Problem("integrity", "database", m) for m in store.integrity_problems()]
+    records = {record.node_id: record for record in store.nodes.iter_records()}
+    tree = store.nodes.tree_paths()
+    last_scan = store.nodes.last_scan()
+    frame_problems, frame_keys, frames_checked = _check_frames(store.frames, records)
+    head_problems, heads_checked = _check_heads(store.frames, frame_keys)
     for record in records.values():
         problems.extend(_check_record(record, records))
     if last_scan is not None:

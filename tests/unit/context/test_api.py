@@ -15,8 +15,8 @@ from merkle.metadata import FrameMetadata, Source, build_metadata
 from merkle.store import Database, NodeRecordStore
 from merkle.tree.hashing import frame_id_of
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 
 AGENT = "docs-writer"
 FRAME_TYPE = "context"
@@ -64,7 +64,7 @@ class Env:
 
     def edit(self, files: dict[str, bytes | str]) -> None:
         write_tree(self.workspace.root, files)
-        scan_workspace(self.workspace)
+        scan(self.workspace)
 
     def snapshot(self) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
         """Every frame row and every head row."""
@@ -75,7 +75,7 @@ class Env:
 @pytest.fixture
 def env(workspace: Workspace) -> Iterator[Env]:
     write_tree(workspace.root, {"a.txt": "alpha\n", "src/b.py": "b = 1\n"})
-    scan_workspace(workspace)
+    scan(workspace)
     clock = FakeClock()
     with Database.open(workspace.database_path) as database:
         yield Env(workspace, database, ContextApi(database, clock_ns=clock), clock)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from merkle.context.queue.request import FrameRequest
 
 from merkle.context.generation.frame_metadata import generated_metadata
 from merkle.context.generation.provider_call import ProviderRequest, ProviderResponse
-from merkle.context.queue.request import FrameRequest
 from merkle.errors import MetadataRejected
 from merkle.metadata import FrameMetadata, Source, build_metadata, validate_metadata
 from merkle.providers.base import CompletionOptions, Message, Role, Usage

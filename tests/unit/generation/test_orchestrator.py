@@ -30,8 +30,8 @@ from merkle.context.generation.plan import (
     GenerationPlan,
     PlanInvalid,
 )
-from merkle.context.queue import FrameRequest, ListSink, Priority
-from merkle.context.queue.queue import QueueFull, RequestFailed
+from merkle.context.queue import FrameKey, FrameRequest, ListSink, Priority, RequestFailed
+from merkle.errors import GenerationFailure, QueueFull
 from merkle.store import NodeType
 from tests.support.fake_queue import Entry, FakeQueue, default_frame_id, settle
 
@@ -52,12 +52,10 @@ def node_id(path: str) -> str:
 def item(path: str) -> GenerationItem:
     is_directory = path == "." or "." not in path.rpartition("/")[2]
     return GenerationItem(
-        node_id=node_id(path),
+        key=FrameKey(node_id(path), AGENT, FRAME_TYPE),
         path=path,
         node_type=NodeType.DIRECTORY if is_directory else NodeType.FILE,
-        agent_id=AGENT,
         provider_name=PROVIDER,
-        frame_type=FRAME_TYPE,
     )
 
 
@@ -85,7 +83,8 @@ def make_plan(
 
 def failed(path: str, error_class: str = "provider_error") -> RequestFailed:
     """What the real queue raises once a request failed for good."""
-    return RequestFailed(error_class, f"{path}: the provider said no", attempts=3)
+    failure = GenerationFailure(error_class=error_class, message=f"{path}: the provider said no")
+    return RequestFailed(failure, attempts=3)
 
 
 def queue_full(path: str) -> QueueFull:
@@ -155,12 +154,10 @@ def test_single_item_plan_completes_with_one_success() -> None:
     assert (result.total_generated, result.total_failed, result.error) == (1, 0, None)
     assert queue.requests == [
         FrameRequest(
-            node_id=node_id("a.txt"),
+            key=FrameKey(node_id("a.txt"), AGENT, FRAME_TYPE),
             path="a.txt",
             node_type=NodeType.FILE,
-            agent_id=AGENT,
             provider_name=PROVIDER,
-            frame_type=FRAME_TYPE,
             priority=Priority.URGENT,
             plan_id="single",
             force=False,
@@ -317,12 +314,10 @@ def test_fail_immediately_stops_at_the_first_failed_item_and_cancels_the_rest() 
 def _invalid_plans() -> list[Any]:
     good = make_plan(["a.txt"], ["src"])
     bad_item = GenerationItem(
-        node_id="",
+        key=FrameKey("", AGENT, FRAME_TYPE),
         path="a.txt",
         node_type=NodeType.FILE,
-        agent_id=AGENT,
         provider_name=PROVIDER,
-        frame_type=FRAME_TYPE,
     )
     return [
         pytest.param(make_plan(["a.txt"], [], ["."]), id="empty-level"),

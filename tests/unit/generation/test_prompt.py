@@ -9,16 +9,16 @@ import os
 import time
 
 import pytest
+from merkle.context.generation.units import FrameGenerator
+from merkle.context.queue.request import FrameRequest
 
 from merkle.agents import template_problems
 from merkle.context.generation.prompt import PromptError, fill_template
-from merkle.context.generation.units import FrameGenerator
-from merkle.context.queue.request import FrameRequest
 from merkle.store import NodeRecord, NodeRecordStore, NodeType, ScanCounts
 from merkle.tree.hashing import file_node_id, hash_bytes
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 from tests.support.generation import (
     AGENT_ID,
     FRAME_TYPE,
@@ -188,7 +188,7 @@ def test_empty_directory_prompt_is_one_directory_block_with_zero_children(
     workspace: Workspace,
 ) -> None:
     (workspace.root / "hollow").mkdir()
-    scan_workspace(workspace)
+    scan(workspace)
     with generation(workspace) as g:
         payload = g.prompt("hollow")
 
@@ -545,7 +545,7 @@ def test_prompt_digest_follows_the_messages(workspace: Workspace) -> None:
         again = g.prompt("a.txt")
         other_agent = g.prompt("a.txt", agent_id="terse")
     write_tree(workspace.root, {"a.txt": "alpha, edited\n"})
-    scan_workspace(workspace)
+    scan(workspace)
     with generation(workspace) as g:
         edited = g.prompt("a.txt")
 

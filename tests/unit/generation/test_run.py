@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from merkle.context.generation.run import (
+    ContextGenerate,
+    DescendantsNotReady,
+    GenerateOptions,
+    PlanOutcome,
+)
 
 from merkle.context.api import ContextApi, FrameDraft
 from merkle.context.generation.plan import (
@@ -23,19 +29,13 @@ from merkle.context.generation.plan import (
     PlanInvalid,
     validate_plan,
 )
-from merkle.context.generation.run import (
-    ContextGenerate,
-    DescendantsNotReady,
-    GenerateOptions,
-    PlanOutcome,
-)
 from merkle.context.queue import ListSink, Priority
 from merkle.errors import NodeNotFound, PathOutsideWorkspace, UsageError
 from merkle.metadata import Source, build_metadata
 from merkle.store import Database, NodeRecord, NodeRecordStore, NodeType
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -129,7 +129,7 @@ def paths_of(plan: GenerationPlan | None) -> list[list[str]]:
 @pytest.fixture
 def env(workspace: Workspace) -> Iterator[Env]:
     write_tree(workspace.root, FILES)
-    scan_workspace(workspace)
+    scan(workspace)
     sink = ListSink()
     with Database.open(workspace.database_path) as database:
         generate = ContextGenerate(database, workspace_root=Path(workspace.root), sink=sink)
@@ -209,7 +209,7 @@ def test_a_file_written_after_the_scan_is_not_found_until_rescanned(env: Env) ->
     write_tree(env.root, {"src/new.py": "n = 0\n"})
     with pytest.raises(NodeNotFound):
         env.resolve(path="src/new.py")
-    scan_workspace(env.workspace)
+    scan(env.workspace)
     assert env.resolve(path="src/new.py").path == "src/new.py"
 
 
@@ -261,7 +261,7 @@ def test_levels_group_by_depth_deepest_first_in_path_order(env: Env) -> None:
 def test_path_order_within_a_level_is_the_order_of_the_path_strings(env: Env) -> None:
     # "-" and "." sort before "/", so path order differs from a walk in name order here
     write_tree(env.root, {"m/z.py": "z\n", "m-2/a.py": "a\n", "m.d/b.py": "b\n"})
-    scan_workspace(env.workspace)
+    scan(env.workspace)
 
     outcome = env.plan()
 
@@ -274,7 +274,7 @@ def test_path_order_within_a_level_is_the_order_of_the_path_strings(env: Env) ->
 
 def test_every_directory_comes_after_all_its_children(env: Env) -> None:
     write_tree(env.root, {"z/y/x/w.txt": "deep\n", "z/v.txt": "shallow\n", "e.txt": "e\n"})
-    scan_workspace(env.workspace)
+    scan(env.workspace)
 
     plan = env.plan().plan
 
@@ -371,7 +371,7 @@ def test_an_edited_file_and_its_ancestors_are_planned_again(env: Env) -> None:
     for path in TREE:
         env.put_head(path)
     write_tree(env.root, {"src/lib/c.py": "c = 30\n"})
-    scan_workspace(env.workspace)
+    scan(env.workspace)
 
     outcome = env.plan()
 

@@ -6,10 +6,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from merkle.store.migrations import LATEST_VERSION, MIGRATIONS
 
 from merkle.errors import StoreError
 from merkle.store import Database
-from merkle.store.migrations import LATEST_VERSION, MIGRATIONS
 
 
 def test_a_new_database_is_in_wal_mode_with_every_migration_recorded(tmp_path: Path) -> None:

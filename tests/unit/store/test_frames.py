@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from merkle.store.migrations import LATEST_VERSION, MIGRATIONS
 
 from merkle.metadata import Source, build_metadata
 from merkle.store import Database, Frame, FrameStorage, HeadIndex, NodeRecordStore
-from merkle.store.migrations import LATEST_VERSION, MIGRATIONS
 from merkle.tree.hashing import frame_id_of
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 from tests.conftest import write_tree
+from tests.support.apps import scan
 
 AGENT = "docs-writer"
 FRAME_TYPE = "context"
@@ -33,7 +33,7 @@ class Store:
 @pytest.fixture
 def store(workspace: Workspace) -> Iterator[Store]:
     write_tree(workspace.root, {"a.txt": "alpha\n", "src/b.py": "b = 1\n"})
-    scan_workspace(workspace)
+    scan(workspace)
     with Database.open(workspace.database_path) as database:
         ids = NodeRecordStore(database).tree_paths()
         yield Store(database, FrameStorage(database), HeadIndex(database), ids)
@@ -232,11 +232,11 @@ def test_history_lists_the_frames_of_every_version_of_a_path_newest_first(
     workspace: Workspace,
 ) -> None:
     write_tree(workspace.root, {"a.txt": "version one\n", "b.txt": "bee\n"})
-    scan_workspace(workspace)
+    scan(workspace)
     with Database.open(workspace.database_path) as database:
         v1 = NodeRecordStore(database).tree_paths()["a.txt"]
     write_tree(workspace.root, {"a.txt": "version two, longer\n"})
-    scan_workspace(workspace)
+    scan(workspace)
     with Database.open(workspace.database_path) as database:
         paths = NodeRecordStore(database).tree_paths()
         v2, b = paths["a.txt"], paths["b.txt"]

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from merkle.store.events import EventStore
 
 from merkle.errors import MerkleError
 from merkle.store import Database
-from merkle.store.events import EventStore
 from merkle.telemetry import model
 from merkle.telemetry.model import (
     Event,

@@ -10,8 +10,9 @@ import pytest
 
 from merkle.store import Database, NodeRecordStore
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import RACY_MARGIN_NS, scan_workspace
+from merkle.workspace.scan import RACY_MARGIN_NS
 from tests.conftest import write_tree
+from tests.support.apps import scan
 
 PAST_S = 1_700_000_000  # a fixed modification time, long before any test's clock
 
@@ -37,16 +38,16 @@ def test_rescan_reuses_every_unchanged_file_and_hashes_only_the_changed_one(
 ) -> None:
     write_tree(workspace.root, {"a.py": "a", "pkg/b.py": "b", "pkg/c.py": "c"})
     age(workspace.root)
-    first = scan_workspace(workspace)
+    first = scan(workspace)
     assert (first.scan.counts.hashed, first.scan.counts.reused) == (3, 0)
 
-    second = scan_workspace(workspace)
+    second = scan(workspace)
     assert (second.scan.counts.hashed, second.scan.counts.reused) == (0, 3)
     assert not second.changed
 
     (workspace.root / "pkg" / "b.py").write_text("b2")
     os.utime(workspace.root / "pkg" / "b.py", (PAST_S + 10, PAST_S + 10))
-    third = scan_workspace(workspace)
+    third = scan(workspace)
     assert (third.scan.counts.hashed, third.scan.counts.reused) == (1, 2)
     assert third.changed
     assert third.scan.root_node_id != second.scan.root_node_id
@@ -60,24 +61,24 @@ def test_a_file_modified_close_to_its_hash_is_hashed_again_even_if_its_stat_matc
     mtime_ns = PAST_S * 10**9
     os.utime(path, ns=(mtime_ns, mtime_ns))
     # The first scan runs within the racy margin of the file's modification time.
-    scan_workspace(workspace, clock_ns=fixed_clock(mtime_ns + RACY_MARGIN_NS // 2))
+    scan(workspace, clock_ns=fixed_clock(mtime_ns + RACY_MARGIN_NS // 2))
     before = tree_ids(workspace)["racy.txt"]
 
     # Same size, same inode, same mtime: the stat cannot tell the edit apart.
     path.write_text("two")
     os.utime(path, ns=(mtime_ns, mtime_ns))
-    result = scan_workspace(workspace, clock_ns=fixed_clock(mtime_ns + 100 * 10**9))
+    result = scan(workspace, clock_ns=fixed_clock(mtime_ns + 100 * 10**9))
     assert result.scan.counts.hashed == 1
     assert tree_ids(workspace)["racy.txt"] != before
 
 
 def test_removed_files_leave_the_current_tree_but_their_records_stay(workspace: Workspace) -> None:
     write_tree(workspace.root, {"keep.py": "k", "gone/x.py": "x"})
-    scan_workspace(workspace)
+    scan(workspace)
     old_id = tree_ids(workspace)["gone/x.py"]
     (workspace.root / "gone" / "x.py").unlink()
     (workspace.root / "gone").rmdir()
-    scan_workspace(workspace)
+    scan(workspace)
     assert set(tree_ids(workspace)) == {".", "keep.py"}
     with Database.open(workspace.database_path) as database:
         assert NodeRecordStore(database).get(old_id) is not None  # history is kept
@@ -96,11 +97,11 @@ class InterruptAfterFirstChunk:
 
 def test_an_interrupted_scan_leaves_the_previous_tree_whole(workspace: Workspace) -> None:
     write_tree(workspace.root, {"a.py": "a", "b.py": "b"})
-    first = scan_workspace(workspace)
+    first = scan(workspace)
     before = tree_ids(workspace)
     (workspace.root / "c.py").write_text("c")
     with pytest.raises(KeyboardInterrupt):
-        scan_workspace(workspace, progress=InterruptAfterFirstChunk())
+        scan(workspace, progress=InterruptAfterFirstChunk())
     assert tree_ids(workspace) == before
     with Database.open(workspace.database_path) as database:
         last = NodeRecordStore(database).last_scan()
@@ -111,7 +112,7 @@ def test_an_interrupted_scan_leaves_the_previous_tree_whole(workspace: Workspace
 def test_scan_counts_describe_the_tree(workspace: Workspace) -> None:
     write_tree(workspace.root, {"a.py": "12345", "d/e/f.txt": "123", ".env": "SECRET=1"})
     (workspace.root / "empty").mkdir()
-    result = scan_workspace(workspace)
+    result = scan(workspace)
     counts = result.scan.counts
     assert (counts.files, counts.directories, counts.bytes) == (2, 4, 8)
     assert counts.ignored == 2  # .env and .merkle

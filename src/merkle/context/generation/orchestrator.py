@@ -1,7 +1,8 @@
 """GenerationOrchestrator: executes a plan level by level through the queue (seed 003).
 
-It submits every item of a level concurrently, waits for the whole level (the
-barrier), records each outcome, applies the plan's failure policy, and
+It submits every item of a level at once (one batch, stored all or none),
+waits for the whole level (the barrier), records each outcome, applies the
+plan's failure policy, and
 returns a GenerationResult. It emits execution events through the sink. It
 never touches the store, the tree or a provider: its only dependencies are
 the queue's contract and the sink, and it keeps no state between plans, so
@@ -11,6 +12,7 @@ several plans can run at once.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,15 +22,21 @@ from merkle.context.generation.plan import (
     GenerationPlan,
     validate_plan,
 )
-from merkle.context.queue import EventSink, FrameRequest, NullSink
-from merkle.context.queue.queue import QueueFull
+from merkle.context.queue import EnqueueResult, EventSink, FrameRequest, NullSink
+from merkle.errors import MerkleError, failure_of
 
 
 class PlanQueue(Protocol):
     """What the orchestrator needs from the queue."""
 
-    async def enqueue_and_wait(self, request: FrameRequest) -> str:
-        """The frame id of the request, or its final classified error."""
+    async def enqueue_batch(
+        self, requests: Sequence[FrameRequest], *, wait: bool = False
+    ) -> list[EnqueueResult]:
+        """Submit a level's requests at once, all or none (`QueueFull`)."""
+        ...
+
+    async def result(self, request: FrameRequest, submitted: EnqueueResult) -> str:
+        """The frame id of a submitted request, or its final classified error."""
         ...
 
     async def open_plan(self, plan_id: str) -> None:
@@ -103,15 +111,23 @@ class GenerationResult:
 
 
 def _failure(item: GenerationItem, error: BaseException) -> NodeFailure:
-    error_class = getattr(error, "error_class", None)
-    error_class = getattr(error_class, "value", error_class) or type(error).__name__
-    if isinstance(error, QueueFull):
-        error_class = "queue_full"
-    message = getattr(error, "message", None) or str(error) or type(error).__name__
-    hint = getattr(error, "hint", None)
-    if hint:
-        message = f"{message} ({hint})"
-    return NodeFailure(path=item.path, error_class=str(error_class), message=str(message))
+    failure = failure_of(error)
+    message = failure.message
+    if isinstance(error, MerkleError) and error.hint:
+        message = f"{message} ({error.hint})"
+    return NodeFailure(path=item.path, error_class=failure.error_class, message=message)
+
+
+def _request(plan: GenerationPlan, item: GenerationItem) -> FrameRequest:
+    return FrameRequest(
+        key=item.key,
+        path=item.path,
+        node_type=item.node_type,
+        provider_name=item.provider_name,
+        priority=plan.priority,
+        plan_id=plan.plan_id,
+        force=plan.force,
+    )
 
 
 class GenerationOrchestrator:
@@ -159,16 +175,31 @@ class GenerationOrchestrator:
             "level_started", {"plan_id": plan.plan_id, "level": index, "total": len(level)}
         )
         failed_here: list[NodeFailure] = []
-        tasks = [asyncio.create_task(self._run_item(plan, item, index)) for item in level]
         immediate = plan.failure_policy is FailurePolicy.FAIL_IMMEDIATELY
+        requests = [_request(plan, item) for item in level]
+        for item in level:
+            self._sink.emit("node_generation_started", self._info(plan, item, index))
         try:
-            await self._await_level(tasks, result, failed_here, immediate=immediate)
+            submitted = await self._queue.enqueue_batch(requests, wait=True)
         except asyncio.CancelledError:
-            # The run was cancelled: stop waiting on the queue for this level too.
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        except Exception as error:  # nothing of the level was stored: each item failed
+            for item in level:
+                self._record_failure(plan, item, index, _failure(item, error), result)
+                failed_here.append(result.failures[item.node_id])
+        else:
+            tasks = [
+                asyncio.create_task(self._run_item(plan, item, index, request, done))
+                for item, request, done in zip(level, requests, submitted, strict=True)
+            ]
+            try:
+                await self._await_level(tasks, result, failed_here, immediate=immediate)
+            except asyncio.CancelledError:
+                # The run was cancelled: stop waiting on the queue for this level too.
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
         generated = sum(1 for item in level if item.node_id in result.successes)
         result.level_summaries.append(
             LevelSummary(
@@ -217,24 +248,36 @@ class GenerationOrchestrator:
                 await asyncio.gather(*pending, return_exceptions=True)
                 pending = set()
 
+    @staticmethod
+    def _info(plan: GenerationPlan, item: GenerationItem, level: int) -> dict[str, object]:
+        return {"plan_id": plan.plan_id, "node_id": item.node_id, "path": item.path, "level": level}
+
+    def _record_failure(
+        self,
+        plan: GenerationPlan,
+        item: GenerationItem,
+        level: int,
+        failure: NodeFailure,
+        result: GenerationResult,
+    ) -> None:
+        result.failures[item.node_id] = failure
+        self._sink.emit(
+            "node_generation_failed",
+            {**self._info(plan, item, level), "error_class": failure.error_class,
+             "message": failure.message},
+        )  # fmt: skip
+
     async def _run_item(
-        self, plan: GenerationPlan, item: GenerationItem, level: int
+        self,
+        plan: GenerationPlan,
+        item: GenerationItem,
+        level: int,
+        request: FrameRequest,
+        submitted: EnqueueResult,
     ) -> tuple[GenerationItem, str | None, NodeFailure | None]:
-        info = {"plan_id": plan.plan_id, "node_id": item.node_id, "path": item.path, "level": level}
-        self._sink.emit("node_generation_started", info)
-        request = FrameRequest(
-            node_id=item.node_id,
-            path=item.path,
-            node_type=item.node_type,
-            agent_id=item.agent_id,
-            provider_name=item.provider_name,
-            frame_type=item.frame_type,
-            priority=plan.priority,
-            plan_id=plan.plan_id,
-            force=plan.force,
-        )
+        info = self._info(plan, item, level)
         try:
-            frame_id = await self._queue.enqueue_and_wait(request)
+            frame_id = await self._queue.result(request, submitted)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # every failure becomes the node's outcome

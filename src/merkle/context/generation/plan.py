@@ -13,7 +13,7 @@ from enum import Enum
 from merkle.context.queue import Priority
 from merkle.errors import UsageError
 from merkle.metadata import IDENTIFIER
-from merkle.store import NodeType
+from merkle.store import FrameKey, NodeType
 
 
 class FailurePolicy(Enum):
@@ -28,12 +28,15 @@ class FailurePolicy(Enum):
 class GenerationItem:
     """One node to generate a frame for, with everything the queue needs."""
 
-    node_id: str
+    key: FrameKey
     path: str
     node_type: NodeType
-    agent_id: str
     provider_name: str
-    frame_type: str
+
+    @property
+    def node_id(self) -> str:
+        """The node the frame is about."""
+        return self.key.node_id
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,16 +74,15 @@ def validate_plan(plan: GenerationPlan) -> None:
     count = sum(len(level) for level in plan.levels)
     if plan.total_nodes != count:
         problems.append(f"total_nodes is {plan.total_nodes}, the levels hold {count}")
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[FrameKey] = set()
     for index, level in enumerate(plan.levels):
         if not level:
             problems.append(f"level {index} is empty")
         for item in level:
             problems += _item_problems(index, item)
-            key = (item.node_id, item.agent_id, item.frame_type)
-            if key in seen:
+            if item.key in seen:
                 problems.append(f"level {index}: {item.path} appears twice in the plan")
-            seen.add(key)
+            seen.add(item.key)
     if problems:
         raise PlanInvalid(
             f"invalid generation plan {plan.plan_id or '(no id)'}: {problems[0]}"
@@ -95,7 +97,12 @@ def _item_problems(index: int, item: GenerationItem) -> list[str]:
         problems.append(f"level {index}: {item.path or '?'} has no valid node_id")
     if not item.path:
         problems.append(f"level {index}: an item has no path")
-    for name in ("agent_id", "provider_name", "frame_type"):
-        if not IDENTIFIER.fullmatch(getattr(item, name)):
+    names = (
+        ("agent_id", item.key.agent_id),
+        ("provider_name", item.provider_name),
+        ("frame_type", item.key.frame_type),
+    )
+    for name, value in names:
+        if not IDENTIFIER.fullmatch(value):
             problems.append(f"level {index}: {item.path}: {name} is not a valid name")
     return problems

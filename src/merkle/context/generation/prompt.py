@@ -23,11 +23,11 @@ from blake3 import blake3
 
 from merkle.agents import AgentProfile
 from merkle.context.queue import FrameRequest
-from merkle.errors import WorkFailed
+from merkle.errors import GenerationError, GenerationFailure
 from merkle.metadata.credentials import redact
 from merkle.providers.base import Message, Role
 from merkle.providers.payload import child_block, directory_block, file_block
-from merkle.store import FrameStorage, NodeRecord, NodeRecordStore, NodeType
+from merkle.store import FrameKey, FrameRepository, NodeRecord, NodeRepository, NodeType
 from merkle.tree.builtin_ignore import is_builtin_ignored
 from merkle.tree.paths import name_of
 
@@ -37,17 +37,19 @@ _REDACTION_MARGIN_BYTES = 4096
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-class PromptError(WorkFailed):
+class PromptError(GenerationError):
     """The prompt cannot be built: a permanent failure of this request.
 
     `error_class` names why, like a provider error's; trying again will not help.
     """
 
-    retryable = False
-
     def __init__(self, error_class: str, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.error_class = error_class
+        super().__init__(GenerationFailure(error_class=error_class, message=message), hint=hint)
+
+    @property
+    def error_class(self) -> str:
+        """Why the prompt cannot be built."""
+        return self.failure.error_class
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,8 +120,8 @@ class PromptBuilder:
         self,
         *,
         workspace_root: Path,
-        nodes: NodeRecordStore,
-        frames: FrameStorage,
+        nodes: NodeRepository,
+        frames: FrameRepository,
         file_budget_bytes: int,
     ) -> None:
         self._root = Path(os.path.realpath(workspace_root))
@@ -228,7 +230,8 @@ class PromptBuilder:
         blocks = []
         for name, child_id in record.children:
             child = self._nodes.get(child_id)
-            frame = self._frames.head_frame(child_id, request.agent_id, request.frame_type)
+            key = FrameKey(child_id, request.agent_id, request.frame_type)
+            frame = self._frames.head_frame(key)
             child_path = child.path if child is not None else f"{record.path}/{name}"
             if child is None or frame is None:
                 raise PromptError(

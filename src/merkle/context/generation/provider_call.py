@@ -1,11 +1,15 @@
 """Generation unit C2: one provider call behind an explicit request and response.
 
 No retry here: a failure is raised as the provider classified it, and the
-queue decides whether to try again.
+queue decides whether to try again. The call is reported as it happens
+(`provider_request_sent`, then `provider_response_received` with the call's
+latency), measured here, around the call and nothing else.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +21,7 @@ from merkle.providers.base import (
     ProviderError,
     Usage,
 )
+from merkle.telemetry.sink import EventSink, NullSink
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,16 +71,32 @@ def provider_request(
     )
 
 
-async def call_provider(request: ProviderRequest, provider: Provider) -> ProviderResponse:
+@dataclass(frozen=True, slots=True)
+class CallEvents:
+    """Where a call is reported, and what identifies it in each event (request,
+    path, agent, provider, attempt)."""
+
+    sink: EventSink
+    info: Mapping[str, object]
+
+
+async def call_provider(
+    request: ProviderRequest, provider: Provider, *, events: CallEvents | None = None
+) -> ProviderResponse:
     """Make the one call; raises `ProviderError` as classified by the provider.
 
     An empty answer is a server error (worth another attempt), not a frame.
     """
+    seen = events or CallEvents(NullSink(), {})
+    seen.sink.emit("provider_request_sent", seen.info)
+    started = time.monotonic()
     completion = await provider.complete(request.messages, request.options)
+    latency_ms = round((time.monotonic() - started) * 1000)
     if not completion.text.strip():
         raise ProviderError(
             ErrorClass.SERVER_ERROR,
             f"{request.provider_name} returned an empty answer",
             hint="the model said nothing; another attempt usually helps",
         )
+    seen.sink.emit("provider_response_received", {**seen.info, "latency_ms": latency_ms})
     return ProviderResponse(text=completion.text, model=completion.model, usage=completion.usage)

@@ -1,13 +1,24 @@
-"""Pure scheduling decisions: when to retry a failed attempt, and when an agent may start.
+"""Pure scheduling decisions: when to retry a failed attempt, and which agents may start.
 
-Both are functions of their inputs and a clock reading, so tests drive them
+Each is a function of its inputs and a clock reading, so tests drive them
 with a fake clock and a seeded random generator.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from merkle.store import AgentLoad
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentLimits:
+    """How many calls an agent may have in flight, and the least time between starts."""
+
+    max_concurrent: int
+    min_interval_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,3 +72,23 @@ def min_interval_s(*, requests_per_minute: float | None, min_interval_s: float |
     """The least time between two starts for one agent: the stricter of the two limits."""
     from_rate = 60.0 / requests_per_minute if requests_per_minute else 0.0
     return max(from_rate, min_interval_s or 0.0)
+
+
+def blocked_agents(
+    load: Iterable[AgentLoad],
+    *,
+    limits: Mapping[str, AgentLimits],
+    default: AgentLimits,
+    now_ns: int,
+) -> list[str]:
+    """The agents that may not start a call now: at their concurrency limit (counted
+    over every process), or inside their minimum interval since the last start."""
+    blocked = []
+    for agent in load:
+        agent_limits = limits.get(agent.agent_id, default)
+        full = agent.in_flight >= agent_limits.max_concurrent
+        last = agent.last_start_ns
+        too_soon = last is not None and now_ns < last + agent_limits.min_interval_ns
+        if full or too_soon:
+            blocked.append(agent.agent_id)
+    return sorted(blocked)

@@ -1,4 +1,5 @@
-"""Context Generate: resolve the target, collect its subtree, order it, build the plan.
+"""Context Generate, the planner: resolve the target, collect its subtree, order it,
+build the plan.
 
 This layer owns the tree policy the orchestrator knows nothing about: which
 nodes (the target and, recursively, its descendants), in which order (levels
@@ -23,7 +24,7 @@ from merkle.context.generation.plan import (
 )
 from merkle.context.queue import EventSink, NullSink, Priority
 from merkle.errors import UsageError
-from merkle.store import Database, NodeRecord, NodeRecordStore, NodeType
+from merkle.store import FrameKey, NodeRecord, NodeType, StorageBackend
 from merkle.tree.paths import ROOT, canonicalise, depth_of
 
 
@@ -72,10 +73,10 @@ class ContextGenerate:
     """Builds generation plans from the stored tree and frames."""
 
     def __init__(
-        self, database: Database, *, workspace_root: Path, sink: EventSink | None = None
+        self, store: StorageBackend, *, workspace_root: Path, sink: EventSink | None = None
     ) -> None:
-        self._nodes = NodeRecordStore(database)
-        self._api = ContextApi(database)
+        self._nodes = store.nodes
+        self._api = ContextApi(store)
         self._root = workspace_root
         self._sink = sink or NullSink()
 
@@ -150,7 +151,8 @@ class ContextGenerate:
             return nodes, []
         todo, skipped = [], []
         for record in nodes:
-            if self._api.head(record.node_id, options.agent_id, options.frame_type) is None:
+            key = FrameKey(record.node_id, options.agent_id, options.frame_type)
+            if self._api.head(key) is None:
                 todo.append(record)
             else:
                 skipped.append(record.path)
@@ -162,7 +164,8 @@ class ContextGenerate:
         missing = [
             record.path
             for record in self.subtree(target)[1:]
-            if self._api.head(record.node_id, options.agent_id, options.frame_type) is None
+            if self._api.head(FrameKey(record.node_id, options.agent_id, options.frame_type))
+            is None
         ]
         if missing:
             self._sink.emit(
@@ -180,12 +183,10 @@ def _levels(
     for record in nodes:
         by_depth[depth_of(record.path)].append(
             GenerationItem(
-                node_id=record.node_id,
+                key=FrameKey(record.node_id, options.agent_id, options.frame_type),
                 path=record.path,
                 node_type=record.node_type,
-                agent_id=options.agent_id,
                 provider_name=options.provider_name,
-                frame_type=options.frame_type,
             )
         )
     return tuple(

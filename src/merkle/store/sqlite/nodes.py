@@ -1,15 +1,14 @@
-"""NodeRecordStore: the content-addressed node records, the current tree and the scans."""
+"""The node records (content-addressed), the current tree and the scans, in SQLite."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import astuple
 from typing import Any
 
-from merkle.store.database import Database
 from merkle.store.records import NodeRecord, NodeType, ScanCounts, ScanRecord, TreeEntry
+from merkle.store.sqlite.connection import SqliteConnection
 
 _TREE_COLUMNS = (
     "path, node_id, node_type, parent_path, size_bytes, mtime_ns, inode, content_hash,"
@@ -49,64 +48,69 @@ def _scan_from_row(row: tuple[int, int, int, str, int, int, int, int, int, int, 
     )
 
 
-class NodeRecordStore:
+_TREE_UPSERT = (
+    f"INSERT INTO tree_entries ({_TREE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (path) DO UPDATE SET node_id = excluded.node_id,"
+    " node_type = excluded.node_type, parent_path = excluded.parent_path,"
+    " size_bytes = excluded.size_bytes, mtime_ns = excluded.mtime_ns, inode = excluded.inode,"
+    " content_hash = excluded.content_hash, checked_at_ns = excluded.checked_at_ns,"
+    " rules_signature = excluded.rules_signature, ignored_count = excluded.ignored_count,"
+    " warning_count = excluded.warning_count"
+)
+
+
+class SqliteNodes:
     """Reads and writes node records, the current tree and the scan log."""
 
-    def __init__(self, database: Database) -> None:
-        self._db = database
+    def __init__(self, connection: SqliteConnection) -> None:
+        self._db = connection
 
     # -- the current tree ------------------------------------------------------
 
     def load_tree(self) -> dict[str, TreeEntry]:
         """Every entry of the current tree by path (the stat cache of a rescan)."""
-        rows = self._db.connection.execute(_TREE_SELECT)
+        rows = self._db.all(_TREE_SELECT)
         return {entry.path: entry for entry in map(_tree_entry_from_row, rows)}
 
     def entry(self, path: str) -> TreeEntry | None:
         """The current tree's entry at `path`, if there is one."""
-        row = self._db.connection.execute(_TREE_SELECT + " WHERE path = ?", (path,)).fetchone()
+        row = self._db.one(_TREE_SELECT + " WHERE path = ?", (path,))
         return None if row is None else _tree_entry_from_row(row)
 
     def tree_paths(self) -> dict[str, str]:
         """Every path of the current tree with its node id, whether or not the record exists."""
-        rows = self._db.connection.execute("SELECT path, node_id FROM tree_entries")
+        rows = self._db.all("SELECT path, node_id FROM tree_entries")
         return {str(path): str(node_id) for path, node_id in rows}
 
     # -- node records ------------------------------------------------------------
 
     def get(self, node_id: str) -> NodeRecord | None:
         """The node record with this id, with its children, if stored."""
-        conn = self._db.connection
-        row = conn.execute(
+        row = self._db.one(
             "SELECT node_id, path, node_type, size_bytes, content_hash FROM nodes"
             " WHERE node_id = ?",
             (node_id,),
-        ).fetchone()
+        )
         if row is None:
             return None
-        children = conn.execute(
+        children = self._db.all(
             "SELECT name, child_id FROM node_children WHERE parent_id = ? ORDER BY name",
             (node_id,),
-        ).fetchall()
+        )
         return self._record(row, tuple(children))
 
     def size_of(self, node_id: str) -> int | None:
         """The size in bytes of the stored node (a directory: of its files), if stored."""
-        row = self._db.connection.execute(
-            "SELECT size_bytes FROM nodes WHERE node_id = ?", (node_id,)
-        ).fetchone()
+        row = self._db.one("SELECT size_bytes FROM nodes WHERE node_id = ?", (node_id,))
         return None if row is None else int(row[0])
 
     def exists(self, node_id: str) -> bool:
         """Whether a node record with this id is stored."""
-        row = self._db.connection.execute(
-            "SELECT 1 FROM nodes WHERE node_id = ?", (node_id,)
-        ).fetchone()
-        return row is not None
+        return self._db.one("SELECT 1 FROM nodes WHERE node_id = ?", (node_id,)) is not None
 
     def find(self, prefix: str) -> list[str]:
         """The stored node ids that start with `prefix` (at most two: enough to tell)."""
-        rows = self._db.connection.execute(
+        rows = self._db.all(
             "SELECT node_id FROM nodes WHERE node_id >= ? AND node_id < ? LIMIT 2",
             (prefix, prefix + "g"),
         )
@@ -114,19 +118,18 @@ class NodeRecordStore:
 
     def iter_records(self) -> Iterator[NodeRecord]:
         """Every stored node record, with its children."""
-        conn = self._db.connection
         children: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)
-        for parent_id, name, child_id in conn.execute(
+        for parent_id, name, child_id in self._db.rows(
             "SELECT parent_id, name, child_id FROM node_children ORDER BY parent_id, name"
         ):
             children[parent_id].append((name, child_id))
-        rows = conn.execute("SELECT node_id, path, node_type, size_bytes, content_hash FROM nodes")
+        rows = self._db.rows("SELECT node_id, path, node_type, size_bytes, content_hash FROM nodes")
         for row in rows:
             yield self._record(row, tuple(children.get(row[0], ())))
 
     def count_records(self) -> int:
         """How many node records are stored."""
-        return int(self._db.connection.execute("SELECT COUNT(*) FROM nodes").fetchone()[0])
+        return int(self._db.one("SELECT COUNT(*) FROM nodes")[0])
 
     @staticmethod
     def _record(
@@ -142,18 +145,11 @@ class NodeRecordStore:
             children=children,
         )
 
-    def integrity_problems(self) -> list[str]:
-        """What SQLite's own consistency check finds wrong with the database file."""
-        rows = self._db.connection.execute("PRAGMA quick_check").fetchall()
-        return [str(row[0]) for row in rows if row[0] != "ok"]
-
     # -- scans -----------------------------------------------------------------------
 
     def last_scan(self) -> ScanRecord | None:
         """The newest finished scan, if any."""
-        row = self._db.connection.execute(
-            _SCAN_SELECT + " ORDER BY scan_id DESC LIMIT 1"
-        ).fetchone()
+        row = self._db.one(_SCAN_SELECT + " ORDER BY scan_id DESC LIMIT 1")
         return None if row is None else _scan_from_row(row)
 
     def write_scan(
@@ -171,34 +167,30 @@ class NodeRecordStore:
 
         Records already stored are left as they are (they are content-addressed).
         """
-        with self._db.transaction() as conn:
+        with self._db.transaction():
             for record in records:
-                self._insert_record(conn, record)
-            conn.executemany("DELETE FROM tree_entries WHERE path = ?", ((p,) for p in removed))
-            conn.executemany(
-                f"INSERT OR REPLACE INTO tree_entries ({_TREE_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self._insert_record(record)
+            self._db.executemany("DELETE FROM tree_entries WHERE path = ?", ((p,) for p in removed))
+            self._db.executemany(
+                _TREE_UPSERT,
                 ((*entry[:2], entry.node_type.value, *entry[3:]) for entry in upserts),
             )
-            cursor = conn.execute(
+            (row,) = self._db.all(
                 "INSERT INTO scans (started_at_ns, finished_at_ns, root_node_id, files,"
                 " directories, bytes, hashed, reused, ignored, warnings)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING scan_id",
                 (started_at_ns, finished_at_ns, root_node_id, *astuple(counts)),
             )
-            scan_id = cursor.lastrowid
-        assert scan_id is not None
         return ScanRecord(
-            scan_id=scan_id,
+            scan_id=int(row[0]),
             started_at_ns=started_at_ns,
             finished_at_ns=finished_at_ns,
             root_node_id=root_node_id,
             counts=counts,
         )
 
-    @staticmethod
-    def _insert_record(conn: sqlite3.Connection, record: NodeRecord) -> None:
-        cursor = conn.execute(
+    def _insert_record(self, record: NodeRecord) -> None:
+        cursor = self._db.execute(
             "INSERT INTO nodes (node_id, path, node_type, size_bytes, content_hash)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (node_id) DO NOTHING",
             (
@@ -210,7 +202,7 @@ class NodeRecordStore:
             ),
         )
         if cursor.rowcount and record.children:
-            conn.executemany(
+            self._db.executemany(
                 "INSERT INTO node_children (parent_id, name, child_id) VALUES (?, ?, ?)",
                 ((record.node_id, name, child_id) for name, child_id in record.children),
             )

@@ -1,10 +1,10 @@
-"""The one contract the queue worker calls: a request in, a frame draft out.
+"""The frame writer: what the queue worker calls, a request in, a frame draft out.
 
-`FrameGenerator.generate` runs the three units in order - prompt (C1),
-provider call (C2), metadata (C3) - and returns a `FrameDraft` for
-`ContextApi.put_frame`. It writes nothing itself and retries nothing: a
-failure is raised with its class, and `retryable` tells the queue whether
-another attempt may help.
+`FrameWriter.generate` (the queue's `FrameGenerator` contract) runs the three
+units in order - prompt (C1), provider call (C2), metadata (C3) - and
+returns a `FrameDraft` for `ContextApi.put_frame`. It stores nothing itself
+and retries nothing: a failure is raised as a `GenerationError` whose
+failure value tells the queue whether another attempt may help.
 """
 
 from __future__ import annotations
@@ -14,21 +14,23 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from merkle.agents import AgentRegistry, AgentRole
+from merkle.agents import AgentRegistry
 from merkle.config import GenerationSettings, ProviderSettings
 from merkle.context.api import FrameDraft
 from merkle.context.generation.frame_metadata import generated_metadata
 from merkle.context.generation.prompt import PromptBuilder, PromptError, PromptPayload
 from merkle.context.generation.provider_call import (
+    CallEvents,
     ProviderRequest,
     ProviderResponse,
     call_provider,
     provider_request,
 )
-from merkle.context.queue import FrameRequest
+from merkle.context.queue import EventSink, FrameRequest, NullSink
+from merkle.errors import ReaderAgent
 from merkle.providers.base import CompletionOptions, Provider
 from merkle.providers.registry import ProviderRegistry
-from merkle.store import Database, FrameStorage, NodeRecordStore
+from merkle.store import StorageBackend
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,17 +44,17 @@ class GenerationTrace:
 
 @dataclass(slots=True, kw_only=True)
 class GenerationDeps:
-    """What generation reads: the workspace, its database, the agents and providers."""
+    """What generation reads: the workspace, a store connection, the agents and providers."""
 
     workspace_root: Path
-    database: Database
+    store: StorageBackend
     agents: AgentRegistry
     providers: ProviderRegistry
     settings: GenerationSettings
     # Built providers, by name: one client (and connection pool) per provider.
     _built: dict[str, Provider] = field(default_factory=dict)
-    # The database connection is shared with the threads that build prompts.
-    database_lock: threading.Lock = field(default_factory=threading.Lock)
+    # The store connection is shared with the threads that build prompts.
+    store_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def provider(self, name: str) -> tuple[Provider, ProviderSettings]:
         """The provider called `name`, built once."""
@@ -79,43 +81,47 @@ class GenerationDeps:
 INLINE_PROMPT_BYTES = 256 * 1024
 
 
-class FrameGenerator:
-    """Generates one frame draft per call: prompt, provider call, metadata."""
+class FrameWriter:
+    """Writes one frame draft per call: prompt, provider call, metadata."""
 
-    def __init__(self, deps: GenerationDeps) -> None:
+    def __init__(self, deps: GenerationDeps, *, sink: EventSink | None = None) -> None:
         self._deps = deps
-        self._nodes = NodeRecordStore(deps.database)
+        self._sink = sink or NullSink()
+        self._nodes = deps.store.nodes
         self._prompts = PromptBuilder(
             workspace_root=deps.workspace_root,
             nodes=self._nodes,
-            frames=FrameStorage(deps.database),
+            frames=deps.store.frames,
             file_budget_bytes=deps.settings.file_budget_bytes,
         )
 
+    async def prepare(self, provider_name: str) -> None:
+        """Build the provider called `provider_name` ahead of its first call."""
+        await self._deps.prepare(provider_name)
+
     def _is_small(self, request: FrameRequest) -> bool:
-        with self._deps.database_lock:
+        with self._deps.store_lock:
             size = self._nodes.size_of(request.node_id)
         return size is not None and size <= INLINE_PROMPT_BYTES
 
     def prompt(self, request: FrameRequest) -> PromptPayload:
         """Unit C1 alone: the prompt for `request` (reads files and frames; blocking)."""
-        agent = self._deps.agents.get(request.agent_id)
-        if agent.role is not AgentRole.WRITER:
-            raise PromptError(
-                "reader_agent",
-                f"agent {agent.agent_id} is a reader and may not generate frames",
-                hint="generate with a writer agent",
-            )
-        with self._deps.database_lock:
+        try:
+            agent = self._deps.agents.writer(request.agent_id)
+        except ReaderAgent as error:
+            raise PromptError("reader_agent", error.message, hint=error.hint) from None
+        with self._deps.store_lock:
             return self._prompts.build(request, agent)
 
-    async def generate(self, request: FrameRequest, *, attempt: int) -> FrameDraft:
+    async def generate(
+        self, request: FrameRequest, *, attempt: int, request_id: int | None = None
+    ) -> FrameDraft:
         """The frame draft for `request`; raises the classified error of a failure."""
-        draft, _ = await self.generate_traced(request, attempt=attempt)
+        draft, _ = await self.generate_traced(request, attempt=attempt, request_id=request_id)
         return draft
 
     async def generate_traced(
-        self, request: FrameRequest, *, attempt: int
+        self, request: FrameRequest, *, attempt: int, request_id: int | None = None
     ) -> tuple[FrameDraft, GenerationTrace]:
         """`generate`, also returning what was sent and received."""
         # A small node's prompt takes well under a millisecond to build: built in
@@ -131,15 +137,14 @@ class FrameGenerator:
             timeout_s=settings.timeout_s,
         )
         call = provider_request(provider, payload.messages, options)
-        response = await call_provider(call, provider)
+        seen = CallEvents(
+            self._sink,
+            {"request_id": request_id, "path": request.path, "agent_id": request.agent_id,
+             "provider": request.provider_name, "attempt": attempt},
+        )  # fmt: skip
+        response = await call_provider(call, provider, events=seen)
         metadata = generated_metadata(
             request, call, response, prompt_digest=payload.digest, attempt=attempt
         )
-        draft = FrameDraft(
-            node_id=request.node_id,
-            agent_id=request.agent_id,
-            frame_type=request.frame_type,
-            content=response.text,
-            metadata=metadata,
-        )
+        draft = FrameDraft(key=request.key, content=response.text, metadata=metadata)
         return draft, GenerationTrace(prompt=payload, call=call, response=response)

@@ -1,4 +1,11 @@
-"""Numbered schema migrations, applied in order and recorded in `schema_migrations`."""
+"""Numbered schema migrations of the SQLite store, applied in order and recorded in
+`schema_migrations`.
+
+Nanosecond, byte and inode columns are declared `BIGINT`, as a PostgreSQL
+schema must declare them; to SQLite `BIGINT` and `INTEGER` are the same
+(integer affinity, up to 64 bits), so databases written before the change
+read and behave exactly as new ones.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +32,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 node_id TEXT PRIMARY KEY,
                 path TEXT NOT NULL,
                 node_type TEXT NOT NULL CHECK (node_type IN ('file', 'directory')),
-                size_bytes INTEGER NOT NULL,
+                size_bytes BIGINT NOT NULL,
                 content_hash TEXT,
                 CHECK ((node_type = 'file') = (content_hash IS NOT NULL))
             )
@@ -51,11 +58,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                 node_id TEXT NOT NULL,
                 node_type TEXT NOT NULL CHECK (node_type IN ('file', 'directory')),
                 parent_path TEXT,
-                size_bytes INTEGER NOT NULL,
-                mtime_ns INTEGER NOT NULL,
-                inode INTEGER NOT NULL,
+                size_bytes BIGINT NOT NULL,
+                mtime_ns BIGINT NOT NULL,
+                inode BIGINT NOT NULL,
                 content_hash TEXT,
-                checked_at_ns INTEGER NOT NULL,
+                checked_at_ns BIGINT NOT NULL,
                 rules_signature TEXT NOT NULL DEFAULT '',
                 ignored_count INTEGER NOT NULL DEFAULT 0,
                 warning_count INTEGER NOT NULL DEFAULT 0
@@ -65,12 +72,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             """
             CREATE TABLE scans (
                 scan_id INTEGER PRIMARY KEY,
-                started_at_ns INTEGER NOT NULL,
-                finished_at_ns INTEGER NOT NULL,
+                started_at_ns BIGINT NOT NULL,
+                finished_at_ns BIGINT NOT NULL,
                 root_node_id TEXT NOT NULL,
                 files INTEGER NOT NULL,
                 directories INTEGER NOT NULL,
-                bytes INTEGER NOT NULL,
+                bytes BIGINT NOT NULL,
                 hashed INTEGER NOT NULL,
                 reused INTEGER NOT NULL,
                 ignored INTEGER NOT NULL,
@@ -96,7 +103,7 @@ MIGRATIONS += (
                 frame_type TEXT NOT NULL,
                 content TEXT NOT NULL,
                 metadata TEXT NOT NULL,
-                created_at_ns INTEGER NOT NULL
+                created_at_ns BIGINT NOT NULL
             )
             """,
             "CREATE INDEX frames_by_key ON frames (node_id, agent_id, frame_type, created_at_ns)",
@@ -116,7 +123,7 @@ MIGRATIONS += (
                 agent_id TEXT NOT NULL,
                 frame_type TEXT NOT NULL,
                 frame_id TEXT NOT NULL REFERENCES frames (frame_id),
-                created_at_ns INTEGER NOT NULL,
+                created_at_ns BIGINT NOT NULL,
                 PRIMARY KEY (node_id, agent_id, frame_type)
             )
             """,
@@ -147,15 +154,15 @@ MIGRATIONS += (
                 state TEXT NOT NULL
                     CHECK (state IN ('pending', 'processing', 'done', 'failed', 'cancelled')),
                 attempts INTEGER NOT NULL DEFAULT 0,
-                next_attempt_at_ns INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at_ns BIGINT NOT NULL DEFAULT 0,
                 lease_owner TEXT,
-                lease_expires_at_ns INTEGER,
+                lease_expires_at_ns BIGINT,
                 frame_id TEXT,
                 error_class TEXT,
                 error_message TEXT,
                 joined INTEGER NOT NULL DEFAULT 0,
-                created_at_ns INTEGER NOT NULL,
-                finished_at_ns INTEGER
+                created_at_ns BIGINT NOT NULL,
+                finished_at_ns BIGINT
             )
             """,
             """
@@ -192,15 +199,15 @@ MIGRATIONS += (
                 plan_id TEXT PRIMARY KEY,
                 owner TEXT NOT NULL,
                 state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
-                lease_expires_at_ns INTEGER NOT NULL,
-                created_at_ns INTEGER NOT NULL
+                lease_expires_at_ns BIGINT NOT NULL,
+                created_at_ns BIGINT NOT NULL
             )
             """,
             # When each agent last started a provider call, for its rate limit.
             """
             CREATE TABLE agent_starts (
                 agent_id TEXT PRIMARY KEY,
-                last_start_ns INTEGER NOT NULL
+                last_start_ns BIGINT NOT NULL
             )
             """,
         ),
@@ -220,11 +227,11 @@ MIGRATIONS += (
                 session_id TEXT PRIMARY KEY,
                 command TEXT NOT NULL,
                 owner TEXT NOT NULL,
-                started_at_ns INTEGER NOT NULL,
-                ended_at_ns INTEGER,
+                started_at_ns BIGINT NOT NULL,
+                ended_at_ns BIGINT,
                 outcome TEXT,
                 last_seq INTEGER NOT NULL DEFAULT 0,
-                heartbeat_ns INTEGER NOT NULL
+                heartbeat_ns BIGINT NOT NULL
             )
             """,
             "CREATE INDEX sessions_by_start ON sessions (started_at_ns)",
@@ -239,6 +246,26 @@ MIGRATIONS += (
                 PRIMARY KEY (session_id, seq)
             ) WITHOUT ROWID
             """,
+        ),
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
+        version=5,
+        name="frame write order",
+        statements=(
+            # The order frames were written in, for a timestamp tie in a path's
+            # history: a column of its own, not the engine's row id. Frames
+            # written before it take their row id, which is that order.
+            "ALTER TABLE frames ADD COLUMN seq BIGINT",
+            "DROP TRIGGER frames_are_not_updated",
+            "UPDATE frames SET seq = rowid",
+            """
+            CREATE TRIGGER frames_are_not_updated BEFORE UPDATE ON frames
+            BEGIN SELECT RAISE(ABORT, 'frames are append-only'); END
+            """,
+            "CREATE UNIQUE INDEX frames_by_seq ON frames (seq)",
         ),
     ),
 )
