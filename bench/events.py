@@ -55,10 +55,12 @@ import statistics
 import subprocess
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from merkle.store import Database
+from merkle.store import open_store
 from merkle.telemetry.bus import EventBus
 from merkle.telemetry.reader import POLL_INTERVAL_S, SessionReader
 from merkle.telemetry.writer import FLUSH_INTERVAL_S, SessionWriter
@@ -88,8 +90,8 @@ class Seen:
 
 def follow(database_path: Path, session_id: str, poll_s: float) -> int:
     """The follower's role: one JSON line when ready, one with every event seen."""
-    with Database.open(database_path) as database:
-        reader = SessionReader(database)
+    with closing(open_store(database_path)) as store:
+        reader = SessionReader(store)
         print(json.dumps({"ready": True}), flush=True)
         seqs: list[int] = []
         seen: list[list[Any]] = []
@@ -182,8 +184,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {load_text()}")
     with tempfile.TemporaryDirectory(prefix="merkle-bench-events-") as tmp:
         database_path = Path(tmp) / "merkle.db"
+        # The store is created here; the writer opens its own connection to it.
+        open_store(database_path, create=True).close()
         writer = SessionWriter(
-            database_path, command="bench events", flush_interval_s=args.flush_interval_s
+            partial(open_store, database_path),
+            command="bench events",
+            flush_interval_s=args.flush_interval_s,
         )
         writer.start()
         follower = start_follower(database_path, writer.session_id, args.poll_s)

@@ -280,8 +280,9 @@ def import_time_s(module: str) -> float:
 _TIMED_CLI = """
 import atexit, functools, inspect, json, os, sys, threading, time
 import merkle.cli.app
-import merkle.context.api, merkle.context.generation.run, merkle.context.generation.units
-import merkle.providers.registry, merkle.store.queue
+import merkle.context.api, merkle.context.generation.planner
+import merkle.context.generation.frame_writer, merkle.context.generation.provider_call
+import merkle.providers.registry, merkle.store.sqlite.queue
 stats, lock = {}, threading.Lock()
 def note(name, began, ended):
     with lock:
@@ -301,16 +302,16 @@ def timed(owner, attribute, name):
             try: return function(*args, **kwargs)
             finally: note(name, began, time.time_ns())
     setattr(owner, attribute, functools.wraps(function)(wrapper))
-store = merkle.store.queue.QueueStore
+store = merkle.store.sqlite.queue.SqliteQueue
 for attribute in ("enqueue", "claim", "finish", "outcomes", "renew", "renew_plans", "get",
                   "open_plan", "close_plan"):
-    timed(store, attribute, "QueueStore." + attribute)
+    timed(store, attribute, "SqliteQueue." + attribute)
 timed(merkle.context.api.ContextApi, "put_frame", "ContextApi.put_frame")
 timed(merkle.context.api.ContextApi, "head", "ContextApi.head")
-timed(merkle.context.generation.run.ContextGenerate, "plan", "ContextGenerate.plan")
-units = merkle.context.generation.units
-timed(units.FrameGenerator, "prompt", "FrameGenerator.prompt (prompt unit)")
-timed(units, "call_provider", "call_provider (provider unit, incl. latency)")
+timed(merkle.context.generation.planner.ContextGenerate, "plan", "ContextGenerate.plan")
+writer = merkle.context.generation.frame_writer
+timed(writer.FrameWriter, "prompt", "FrameWriter.prompt (prompt unit)")
+timed(writer, "call_provider", "call_provider (provider unit, incl. latency)")
 timed(merkle.providers.registry.ProviderRegistry, "build", "ProviderRegistry.build (SDK import)")
 def dump():
     with open(os.environ["MERKLE_BENCH_TIMELINE"], "w") as out:

@@ -64,15 +64,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from merkle.app import MerkleApp
+from merkle.config import Settings
 from merkle.context.api import FrameDraft
-from merkle.context.queue import FrameRequest
-from merkle.context.queue.queue import FrameGenerationQueue, QueueSettings
+from merkle.context.queue import AgentLimits, FrameKey, FrameRequest, QueueSettings
+from merkle.context.queue.queue import FrameGenerationQueue
 from merkle.metadata import Source, build_metadata
-from merkle.store import Database, NodeRecordStore, NodeType
-from merkle.store.queue import AgentLimits
-from merkle.workspace.init import init_workspace
+from merkle.store import NodeType
 from merkle.workspace.layout import Workspace
-from merkle.workspace.scan import scan_workspace
 
 AGENT_ID = "docs-writer"
 FRAME_TYPE = "context"
@@ -84,7 +83,9 @@ TOP_FUNCTIONS = 25
 class InstantGenerator:
     """The generation units' contract, answered at once with a fixed text."""
 
-    async def generate(self, request: FrameRequest, *, attempt: int) -> FrameDraft:
+    async def generate(
+        self, request: FrameRequest, *, attempt: int, request_id: int | None = None
+    ) -> FrameDraft:
         """A fixed-content draft with generated metadata; no provider at all."""
         metadata = build_metadata(
             agent_id=request.agent_id,
@@ -95,9 +96,7 @@ class InstantGenerator:
             attempts=attempt,
         )
         return FrameDraft(
-            node_id=request.node_id,
-            agent_id=request.agent_id,
-            frame_type=request.frame_type,
+            key=request.key,
             content="A benchmark frame: fixed text, no provider was called.",
             metadata=metadata,
         )
@@ -138,18 +137,16 @@ def build_template(root: Path, files: int) -> tuple[Path, list[FrameRequest]]:
         directory = root / f"d{index // FILES_PER_DIRECTORY:03d}"
         directory.mkdir(exist_ok=True)
         (directory / f"f{index:05d}.py").write_text(f"VALUE_{index} = {index}\n")
-    workspace = init_workspace(root).workspace
-    scan_workspace(workspace)
-    with Database.open(workspace.database_path) as database:
-        entries = NodeRecordStore(database).load_tree().values()
+    MerkleApp.init(root)
+    with MerkleApp(Workspace(root), Settings.defaults()) as app:
+        app.scan()
+        entries = app.store.nodes.load_tree().values()
         requests = [
             FrameRequest(
-                node_id=entry.node_id,
+                key=FrameKey(entry.node_id, AGENT_ID, FRAME_TYPE),
                 path=entry.path,
                 node_type=entry.node_type,
-                agent_id=AGENT_ID,
                 provider_name="bench",
-                frame_type=FRAME_TYPE,
             )
             for entry in sorted(entries, key=lambda e: e.path)
             if entry.node_type is NodeType.FILE
@@ -166,8 +163,7 @@ def fresh_copy(template: Path, destination: Path) -> Workspace:
 
 def make_queue(workspace: Workspace, concurrency: int) -> FrameGenerationQueue:
     limits = AgentLimits(max_concurrent=concurrency)
-    return FrameGenerationQueue(
-        workspace.database_path,
+    return MerkleApp(workspace, Settings.defaults()).queue(
         InstantGenerator(),
         limits={AGENT_ID: limits},
         settings=QueueSettings(workers=concurrency, default_limits=limits),
@@ -234,10 +230,12 @@ def profiled_run(
     """The "unique" run again under cProfile: the event loop's thread, and the store's."""
     queue = make_queue(workspace, concurrency)
     loop_profile, store_profile = cProfile.Profile(), cProfile.Profile()
-    # The queue owns a one-thread executor for the store; a bench may swap it for
-    # one whose thread profiles itself (cProfile sees only the thread it runs in).
-    queue._executor = ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="merkle-queue", initializer=store_profile.enable
+    # The queue's store runs on a thread of its own; the bench swaps in one whose
+    # thread profiles itself (cProfile sees only the thread it runs in).
+    queue.store.swap_executor(
+        ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="merkle-store", initializer=store_profile.enable
+        )
     )
     loop_profile.enable()
     try:

@@ -12,10 +12,10 @@ import pytest
 
 from merkle.context.api import ContextApi, FrameDraft
 from merkle.metadata import FrameMetadata, Source, build_metadata
-from merkle.store import Database
+from merkle.store import FrameKey
 from merkle.workspace.layout import Workspace
 from tests.conftest import write_tree
-from tests.support.apps import scan
+from tests.support.apps import backend, scan
 from tests.support.cli import CliResult, merkle_executable
 from tests.support.store import query, tree_paths
 
@@ -87,12 +87,12 @@ def put(
     metadata = metadata or build_metadata(
         agent_id=AGENT, frame_type=FRAME_TYPE, source=Source.MANUAL
     )
-    with Database.open(workspace.database_path) as database:
-        result = ContextApi(database, clock_ns=lambda: at_ns).put_frame(
+    with backend(workspace) as store:
+        result = ContextApi(store, clock_ns=lambda: at_ns).put_frame(
             FrameDraft(
-                node_id=tree_paths(workspace.root)[path],
-                agent_id=metadata.agent_id,
-                frame_type=metadata.frame_type,
+                key=FrameKey(
+                    tree_paths(workspace.root)[path], metadata.agent_id, metadata.frame_type
+                ),
                 content=content,
                 metadata=metadata,
             )

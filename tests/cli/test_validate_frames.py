@@ -13,12 +13,12 @@ import pytest
 
 from merkle.context.api import ContextApi, FrameDraft
 from merkle.metadata import Source, build_metadata
-from merkle.store import Database
+from merkle.store import FrameKey
 from merkle.tree.hashing import frame_id_of
 from merkle.workspace.layout import Workspace
 from merkle.workspace.validate import validate_workspace
 from tests.conftest import write_tree
-from tests.support.apps import scan
+from tests.support.apps import backend, scan
 from tests.support.cli import CliResult
 from tests.support.store import connect, query, tree_paths
 
@@ -55,13 +55,11 @@ def stored(workspace: Workspace) -> Stored:
     clock = iter(range(100, 1000, 100))
     metadata = build_metadata(agent_id=AGENT, frame_type=FRAME_TYPE, source=Source.MANUAL)
     written = []
-    with Database.open(workspace.database_path) as database:
-        api = ContextApi(database, clock_ns=lambda: next(clock))
+    with backend(workspace) as store:
+        api = ContextApi(store, clock_ns=lambda: next(clock))
         for path, content in (("a.txt", "A, first."), ("a.txt", "A, second."), ("src/b.py", "B.")):
             draft = FrameDraft(
-                node_id=ids[path],
-                agent_id=AGENT,
-                frame_type=FRAME_TYPE,
+                key=FrameKey(ids[path], AGENT, FRAME_TYPE),
                 content=content,
                 metadata=metadata,
             )
@@ -156,7 +154,8 @@ def test_validate_finds_a_frame_whose_id_does_not_re_derive_from_any_field(
         )
 
     # The variants run in-process; the command itself is exercised by the other tests.
-    report = validate_workspace(stored.workspace)
+    with backend(stored.workspace) as store:
+        report = validate_workspace(store)
 
     assert not report.ok
     assert "frame_id_mismatch" in {problem.kind for problem in report.problems}
@@ -192,7 +191,8 @@ def test_validate_finds_a_frame_whose_metadata_breaks_the_contract(
         stored, node_id=stored.ids["a.txt"], content="Bad metadata.", metadata_json=metadata_json
     )
 
-    report = validate_workspace(stored.workspace)
+    with backend(stored.workspace) as store:
+        report = validate_workspace(store)
 
     assert {(p.kind, p.subject) for p in report.problems} == {("frame_metadata", frame_id)}
 

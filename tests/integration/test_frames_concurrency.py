@@ -31,24 +31,25 @@ from pathlib import Path
 
 from merkle.context.api import ContextApi, FrameDraft
 from merkle.metadata import Source, build_metadata
-from merkle.store import Database
+from merkle.store import FrameKey, open_store
 
 database_path, node_id, label, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 metadata = build_metadata(agent_id="docs-writer", frame_type="context", source=Source.MANUAL)
 print("ready", flush=True)
 sys.stdin.readline()
-with Database.open(Path(database_path)) as database:
-    api = ContextApi(database)
+store = open_store(Path(database_path))
+try:
+    api = ContextApi(store)
     for index in range(count):
         draft = FrameDraft(
-            node_id=node_id,
-            agent_id="docs-writer",
-            frame_type="context",
+            key=FrameKey(node_id, "docs-writer", "context"),
             content=f"{label}: frame number {index}",
             metadata=metadata,
         )
         result = api.put_frame(draft)
         print(result.frame_id, int(result.created), flush=True)
+finally:
+    store.close()
 """
 
 

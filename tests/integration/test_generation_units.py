@@ -1,7 +1,7 @@
 """The generation units end to end: a real workspace and store, the real `openai`
 provider against the test server, and `ContextApi.put_frame` after them.
 
-Covers provider success and every failure class through `FrameGenerator`,
+Covers provider success and every failure class through `FrameWriter`,
 that nothing secret or binary reaches the server, that the direct and the
 generated write paths share one metadata contract, and that the prompt and
 provider payloads are byte-stable across workspaces and runs.
@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from merkle.context.generation.units import GenerationTrace
 
 from merkle.context.api import FrameDraft
+from merkle.context.generation.frame_writer import GenerationTrace
 from merkle.context.generation.prompt import PromptError
 from merkle.context.generation.provider_call import (
     ProviderResponse,
@@ -30,6 +30,7 @@ from merkle.context.generation.provider_call import (
 from merkle.errors import MetadataRejected
 from merkle.metadata import FrameMetadata, Source, validate_metadata
 from merkle.providers.base import CompletionOptions, ErrorClass, ProviderError, Usage
+from merkle.store import FrameKey
 from merkle.workspace.init import init_workspace
 from merkle.workspace.layout import Workspace
 from tests.support.cli import CliResult
@@ -99,9 +100,7 @@ def test_answer_becomes_a_draft_with_provider_model_digest_usage_and_attempts(
     [request] = server.requests
     sent_words = sum(len(m["content"].split()) for m in request.body["messages"])
     assert draft == FrameDraft(
-        node_id=node_id,
-        agent_id=AGENT_ID,
-        frame_type="context",
+        key=FrameKey(node_id, AGENT_ID, "context"),
         content="The entry point of the shop.",
         metadata=FrameMetadata(
             agent_id=AGENT_ID,
@@ -340,7 +339,7 @@ def test_prompt_failure_makes_no_request(
         g.run(path, provider=OPENAI_NAME, agent_id=agent_id)
 
     assert caught.value.error_class == error_class
-    assert caught.value.retryable is False
+    assert caught.value.failure.retryable is False
     assert server.requests == []
 
 
@@ -444,9 +443,7 @@ def test_put_frame_rejects_forbidden_metadata_made_without_the_builder(
     metadata = dataclasses.replace(valid, **changes)
     with generation(workspace) as g:
         draft = FrameDraft(
-            node_id=g.node("src/app.py").node_id,
-            agent_id=AGENT_ID,
-            frame_type="context",
+            key=FrameKey(g.node("src/app.py").node_id, AGENT_ID, "context"),
             content="A note about app.py.",
             metadata=metadata,
         )

@@ -723,3 +723,49 @@ def test_a_queue_that_stops_finishes_the_call_it_sent_for_another_waiter(
         assert bench.server_paths() == ["src/f03.py"]
         frame, _ = bench.frame(bench.row("src/f03.py").frame_id or "")
         assert frame.content.startswith("the only answer")
+
+
+def test_a_batch_is_stored_all_or_nothing(bench: QueueBench) -> None:
+    async def scenario() -> None:
+        async with running_queue(bench, settings=fast_settings(max_live=3)) as queue:
+            async with held(queue):
+                await queue.enqueue(bench.request(f(0)))
+                # Two new keys do not fit beside the live one and a third: none is stored.
+                with pytest.raises(QueueFull) as caught:
+                    await queue.enqueue_batch([bench.request(f(i)) for i in (1, 2, 3)])
+                assert "3 requests were not added" in caught.value.message
+                assert [r.path for r in bench.rows()] == [f(0)]
+                assert bench.events("request_enqueued") == [bench.events("request_enqueued")[0]]
+                # A batch that fits is one write, each result as `enqueue` gives it.
+                results = await queue.enqueue_batch(
+                    [bench.request(f(0)), bench.request(f(1)), bench.request(f(1))]
+                )
+                assert [r.status for r in results] == [
+                    EnqueueStatus.DEDUPLICATED,
+                    EnqueueStatus.ENQUEUED,
+                    EnqueueStatus.DEDUPLICATED,
+                ]
+                assert results[1].request_id == results[2].request_id
+                assert [(r.path, r.joined) for r in bench.rows()] == [(f(0), 1), (f(1), 1)]
+            await queue.wait_for_completion(timeout_s=5)
+
+    run_scenario(scenario())
+    assert sorted(bench.server_paths()) == [f(0), f(1)]
+
+
+def test_an_idle_worker_takes_no_write_lock(bench: QueueBench) -> None:
+    """With nothing to do, the worker claims nothing until something changes: a claim
+    every poll would meet a lock held elsewhere and report the store busy."""
+
+    async def scenario() -> None:
+        async with running_queue(bench, busy_timeout_ms=50) as queue:
+            await queue.enqueue_and_wait(bench.request(f(0)))
+            with bench.write_lock():
+                # Thirty polls of the idle worker pass under another process's lock.
+                await asyncio.sleep(30 * fast_settings().poll_s)
+            assert bench.events("queue_error") == []
+            # Still serving: new work is claimed at once.
+            await asyncio.wait_for(queue.enqueue_and_wait(bench.request(f(1))), 5)
+
+    run_scenario(scenario())
+    assert bench.server_paths() == [f(0), f(1)]

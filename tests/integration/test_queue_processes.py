@@ -1,7 +1,7 @@
 """Separate OS processes sharing one durable frame generation queue.
 
 Every worker is a real `python tests/support/queue_worker.py` process with its
-own `FrameGenerationQueue` and `FrameGenerator`, calling the real
+own `FrameGenerationQueue` and `FrameWriter`, calling the real
 OpenAI-compatible test server; the test releases workers together through
 their stdin and watches the store and the server, never a clock.
 """
@@ -18,13 +18,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from merkle.store.queue import QueueStore
-
-from merkle.store import Database
 from merkle.workspace.layout import Workspace
 from merkle.workspace.validate import validate_workspace
 from tests.conftest import write_tree
-from tests.support.apps import scan
+from tests.support.apps import backend, scan
 from tests.support.cli import CliResult
 from tests.support.line_worker import LineWorker
 from tests.support.llm_server import LlmServer, Reply
@@ -181,7 +178,8 @@ def frames_per_node(workspace: Workspace) -> Counter[str]:
 
 
 def assert_valid(workspace: Workspace) -> None:
-    report = validate_workspace(workspace)
+    with backend(workspace) as store:
+        report = validate_workspace(store)
     assert report.ok, report.problems
 
 
@@ -198,13 +196,13 @@ def test_two_processes_submitting_the_same_50_keys_make_one_provider_call_per_ke
         ]
         for worker in workers:
             worker.ready()
-        with Database.open(workspace.database_path) as database:
+        with backend(workspace) as store:
             # An open plan of a third process (this test, as an orchestrator) holds
             # back every request outside it, so both workers have submitted all 50
             # keys before any runs: each key is deduplicated across processes, not
             # answered by a head that the other process already wrote.
-            store = QueueStore(database)
-            store.open_plan("gate", owner="test", now_ns=time.time_ns(), lease_ns=60 * 10**9)
+            queue = store.queue
+            queue.open_plan("gate", owner="test", now_ns=time.time_ns(), lease_ns=60 * 10**9)
             for worker in workers:
                 worker.release()
             wait_until(
@@ -212,7 +210,7 @@ def test_two_processes_submitting_the_same_50_keys_make_one_provider_call_per_ke
                 what="both workers to wait on 50 requests",
             )
             assert server.requests == []
-            store.close_plan("gate")
+            queue.close_plan("gate")
         first, second = (worker.result() for worker in workers)
 
     assert first["errors"] == {} and second["errors"] == {}
@@ -359,7 +357,7 @@ def test_sigint_leaves_a_request_alone_while_another_process_makes_its_call(
     making: cancelling that row frees the key, so the next request for it starts a
     second call while the first is still in flight.
 
-    Fails against `QueueStore.abandon` as written, which cancels a request the
+    Fails against the queue store's `abandon` as written, which cancels a request the
     interrupted process waits on in state pending *or processing*, whoever holds
     the lease.
     """
@@ -408,7 +406,7 @@ def test_sigint_leaves_a_request_another_process_submitted_without_waiting(
     """A process that only joined a request, then is interrupted, does not cancel the
     request another process submitted with plain `enqueue` (watch mode, the scanner).
 
-    Fails against `QueueStore.enqueue` and `abandon` as written: a plain `enqueue`
+    Fails against the queue store's `enqueue` and `abandon` as written: a plain `enqueue`
     records no interest in the request, so the joiner looks like its only waiter.
     """
     [(node_id, _, _)] = nodes = scanned_files(workspace, 1)
@@ -419,10 +417,10 @@ def test_sigint_leaves_a_request_another_process_submitted_without_waiting(
         interrupted = stack.enter_context(Worker(workspace, server, nodes))
         watcher.ready()
         interrupted.ready()
-        with Database.open(workspace.database_path) as database:
+        with backend(workspace) as store:
             # The gate plan holds the request back until the interrupt is over.
-            store = QueueStore(database)
-            store.open_plan("gate", owner="test", now_ns=time.time_ns(), lease_ns=60 * 10**9)
+            queue = store.queue
+            queue.open_plan("gate", owner="test", now_ns=time.time_ns(), lease_ns=60 * 10**9)
             watcher.release()
             assert watcher.enqueued() == {node_id: "enqueued"}
             interrupted.release()
@@ -431,7 +429,7 @@ def test_sigint_leaves_a_request_another_process_submitted_without_waiting(
             status, document = interrupted.interrupted()
             assert (status, document) == (INTERRUPTED_STATUS, {"interrupted": True})
             [(state, *_)] = requests_by_node(workspace)[node_id]
-            store.close_plan("gate")
+            queue.close_plan("gate")
         # The watcher's own request must survive the interrupt of a process that
         # only joined it, and be done by the watcher.
         assert state == "pending"

@@ -20,19 +20,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from merkle.store.events import EventRow, EventStore
 
 from merkle.metadata.credentials import redact
-from merkle.store import Database
+from merkle.store import EventRow, StorageBackend, open_store
 from merkle.telemetry.bus import EventBus
 from merkle.telemetry.model import Event, format_ts
 from merkle.telemetry.reader import SessionReader, SessionStatus
 from merkle.telemetry.state import NodeStatus, SessionState
 from merkle.telemetry.writer import SessionWriter
+from tests.support.apps import backend
 from tests.support.line_worker import LineWorker
 
 pytestmark = pytest.mark.timeout(60)
@@ -135,13 +136,19 @@ class EventWorker(LineWorker):
 @pytest.fixture
 def database_path(tmp_path: Path) -> Path:
     path = tmp_path / "merkle.db"
-    Database.open(path).close()
+    open_store(path, create=True).close()
     return path
 
 
 @pytest.fixture
-def database(database_path: Path) -> Iterator[Database]:
-    with Database.open(database_path) as opened:
+def connect(database_path: Path) -> Callable[[], StorageBackend]:
+    """What a writer opens its own connection to the store with."""
+    return partial(open_store, database_path)
+
+
+@pytest.fixture
+def store(database_path: Path) -> Iterator[StorageBackend]:
+    with backend(database_path) as opened:
         yield opened
 
 
@@ -149,9 +156,9 @@ def database(database_path: Path) -> Iterator[Database]:
 
 
 def test_ten_events_are_stored_between_session_started_and_session_ended(
-    database_path: Path, database: Database
+    database_path: Path, connect: Callable[[], StorageBackend], store: StorageBackend
 ) -> None:
-    writer = SessionWriter(database_path, command="context generate", clock_ns=frozen(KNOWN_NS))
+    writer = SessionWriter(connect, command="context generate", clock_ns=frozen(KNOWN_NS))
     started = writer.start({"target": "src"})
     bus = EventBus(writer)
     for index in range(1, 11):
@@ -176,7 +183,7 @@ def test_ten_events_are_stored_between_session_started_and_session_ended(
         "context generate", KNOWN_NS, KNOWN_NS, "completed", 12,
     )  # fmt: skip
     assert owner.startswith(f"{socket.gethostname()}:{os.getpid()}:")
-    reader = SessionReader(database)
+    reader = SessionReader(store)
     info = reader.get(session_id[:20])
     assert (info.session_id, info.status, info.outcome, info.events) == (
         session_id, SessionStatus.COMPLETED, "completed", 12,
@@ -190,9 +197,11 @@ def test_ten_events_are_stored_between_session_started_and_session_ended(
     assert len(stored_events(database_path, session_id)) == 12
 
 
-def test_seq_has_no_gap_when_threads_emit_through_one_bus(database_path: Path) -> None:
+def test_seq_has_no_gap_when_threads_emit_through_one_bus(
+    database_path: Path, connect: Callable[[], StorageBackend]
+) -> None:
     threads_count, per_thread = 8, 100
-    writer = SessionWriter(database_path, command="threads", flush_interval_s=0.005)
+    writer = SessionWriter(connect, command="threads", flush_interval_s=0.005)
     writer.start()
     bus = EventBus(writer)
     seen: list[Event] = []
@@ -231,9 +240,9 @@ def test_seq_has_no_gap_when_threads_emit_through_one_bus(database_path: Path) -
 
 
 def test_follow_sees_each_event_of_another_process_while_it_runs(database_path: Path) -> None:
-    with EventWorker(database_path) as worker, Database.open(database_path) as database:
+    with EventWorker(database_path) as worker, backend(database_path) as store:
         session_id = worker.ready()
-        reader = SessionReader(database)
+        reader = SessionReader(store)
         follow = reader.follow(session_id, poll_s=POLL_S, timeout_s=START_TIMEOUT_S)
         first = next(follow, None)
         assert first is not None and (first.seq, first.type) == (1, "session_started")
@@ -267,14 +276,16 @@ def test_follow_sees_each_event_of_another_process_while_it_runs(database_path: 
         assert reader.status(session_id) is SessionStatus.COMPLETED
 
 
-def test_follow_from_a_seq_and_its_timeout(database_path: Path, database: Database) -> None:
-    writer = SessionWriter(database_path, command="quiet", clock_ns=frozen(KNOWN_NS))
+def test_follow_from_a_seq_and_its_timeout(
+    connect: Callable[[], StorageBackend], store: StorageBackend
+) -> None:
+    writer = SessionWriter(connect, command="quiet", clock_ns=frozen(KNOWN_NS))
     writer.start()
     try:
         bus = EventBus(writer)
         for index in range(3):
             bus.emit("step", {"index": index})
-        reader = SessionReader(database, clock_ns=frozen(KNOWN_NS))
+        reader = SessionReader(store, clock_ns=frozen(KNOWN_NS))
         wait_until(lambda: len(reader.events(writer.session_id)) == 4, what="4 stored events")
         clock = FakeClock()
         follow = reader.follow(
@@ -312,9 +323,9 @@ REPLAYED_SCRIPT: list[tuple[str, dict[str, Any]]] = [
 
 
 def test_replay_of_the_stored_session_equals_the_live_state(
-    database_path: Path, database: Database
+    connect: Callable[[], StorageBackend], store: StorageBackend
 ) -> None:
-    writer = SessionWriter(database_path, command="context generate")
+    writer = SessionWriter(connect, command="context generate")
     live = SessionState()
     live.apply(writer.start({"target": "."}))
     bus = EventBus(writer)
@@ -325,7 +336,7 @@ def test_replay_of_the_stored_session_equals_the_live_state(
     assert ended is not None
     live.apply(ended)
 
-    replayed = SessionReader(database).replay(writer.session_id)
+    replayed = SessionReader(store).replay(writer.session_id)
     assert replayed == live
     # Not two empty states: the run is there.
     assert (replayed.last_seq, replayed.outcome) == (16, "failed")
@@ -338,9 +349,9 @@ def test_replay_of_the_stored_session_equals_the_live_state(
 
 
 def test_a_killed_writer_leaves_an_interrupted_session_that_stays_readable(
-    database_path: Path, database: Database
+    database_path: Path, store: StorageBackend
 ) -> None:
-    reader = SessionReader(database)
+    reader = SessionReader(store)
     with EventWorker(database_path) as worker:
         session_id = worker.ready()
         assert worker.emit(3) == 3
@@ -393,31 +404,31 @@ def dead_pid() -> int:
 
 @pytest.fixture
 def mixed_sessions(
-    database_path: Path, database: Database, dead_pid: int
+    connect: Callable[[], StorageBackend], store: StorageBackend, dead_pid: int
 ) -> Iterator[dict[str, str]]:
     """Four completed sessions (c1 oldest .. c4 newest), one running and one
     interrupted, both older than every completed one; name -> session id."""
     ids: dict[str, str] = {}
     for name, started_ns in COMPLETED_STARTS.items():
-        writer = SessionWriter(database_path, command=name, clock_ns=frozen(started_ns))
+        writer = SessionWriter(connect, command=name, clock_ns=frozen(started_ns))
         writer.start()
         EventBus(writer).emit("step", {"name": name})
         writer.end("completed")
         ids[name] = writer.session_id
-    running = SessionWriter(database_path, command="running", clock_ns=frozen(NOW_NS - 30 * DAY_NS))
+    running = SessionWriter(connect, command="running", clock_ns=frozen(NOW_NS - 30 * DAY_NS))
     running.start()
     ids["running"] = running.session_id
-    EventStore(database).beat(running.session_id, NOW_NS)  # it still runs: a fresh heartbeat
+    store.events.beat(running.session_id, NOW_NS)  # it still runs: a fresh heartbeat
     interrupted_ns = NOW_NS - 40 * DAY_NS
     ids["interrupted"] = "20251012T211403-00000dead0"
-    store = EventStore(database)
-    assert store.create_session(
+    events = store.events
+    assert events.create_session(
         ids["interrupted"],
         command="interrupted",
         owner=f"{socket.gethostname()}:{dead_pid}:x",
         started_at_ns=interrupted_ns,
     )
-    store.append(
+    events.append(
         [EventRow(ids["interrupted"], 1, format_ts(interrupted_ns), "session_started", "{}")],
         now_ns=interrupted_ns,
     )
@@ -449,14 +460,14 @@ def event_counts(database_path: Path) -> dict[str, int]:
 )
 def test_prune_removes_completed_sessions_only(
     database_path: Path,
-    database: Database,
+    store: StorageBackend,
     mixed_sessions: dict[str, str],
     keep: int | None,
     older_than_s: float | None,
     pruned: set[str],
 ) -> None:
     ids = mixed_sessions
-    reader = SessionReader(database, clock_ns=frozen(NOW_NS))
+    reader = SessionReader(store, clock_ns=frozen(NOW_NS))
     assert {info.session_id: info.status for info in reader.sessions()} == {
         **{ids[name]: SessionStatus.COMPLETED for name in COMPLETED_STARTS},
         ids["running"]: SessionStatus.RUNNING,
@@ -483,8 +494,10 @@ def test_prune_removes_completed_sessions_only(
 # Credentials
 
 
-def test_a_credential_in_event_data_is_redacted_before_it_is_stored(database_path: Path) -> None:
-    writer = SessionWriter(database_path, command="context generate")
+def test_a_credential_in_event_data_is_redacted_before_it_is_stored(
+    database_path: Path, connect: Callable[[], StorageBackend]
+) -> None:
+    writer = SessionWriter(connect, command="context generate")
     writer.start()
     bus = EventBus(writer, scrub=lambda text: redact(text)[0])
     seen: list[Event] = []
@@ -527,14 +540,14 @@ def test_a_credential_in_event_data_is_redacted_before_it_is_stored(database_pat
     ],
 )
 def test_a_session_whose_heartbeat_stopped_is_interrupted(
-    database: Database, owner: str | None, silent_s: int, status: SessionStatus
+    store: StorageBackend, owner: str | None, silent_s: int, status: SessionStatus
 ) -> None:
-    store = EventStore(database)
+    events = store.events
     # A pid that runs (this one, seen from a reader that is not its writer).
     owner = owner or f"{socket.gethostname()}:{os.getppid()}:x"
-    assert store.create_session("s-1", command="c", owner=owner, started_at_ns=KNOWN_NS)
-    store.beat("s-1", KNOWN_NS + 10**9)
-    reader = SessionReader(database, clock_ns=frozen(KNOWN_NS + 10**9 + silent_s * 10**9))
+    assert events.create_session("s-1", command="c", owner=owner, started_at_ns=KNOWN_NS)
+    events.beat("s-1", KNOWN_NS + 10**9)
+    reader = SessionReader(store, clock_ns=frozen(KNOWN_NS + 10**9 + silent_s * 10**9))
 
     assert reader.get("s-1").status is status
     assert [event.seq for event in reader.follow("s-1", timeout_s=0)] == []

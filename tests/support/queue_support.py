@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from merkle.app import MerkleApp
-from merkle.config import AgentSettings, ProviderSettings, Settings
+from merkle.config import AgentSettings, ProviderSettings, Settings, StoreSettings
 from merkle.context.api import metadata_of
 from merkle.context.queue import (
     AgentLimits,
@@ -44,7 +44,7 @@ from merkle.context.queue import (
 )
 from merkle.context.queue.queue import FrameGenerationQueue
 from merkle.metadata import FrameMetadata
-from merkle.store import Frame, NodeRecord
+from merkle.store import Frame, NodeRecord, sqlite_url
 from merkle.workspace.layout import Workspace
 from tests.conftest import write_tree
 from tests.support.apps import app_of, scan
@@ -135,14 +135,29 @@ class QueueBench:
         """The workspace database, which the queue and the tests share."""
         return self.workspace.database_path
 
-    def app(self) -> MerkleApp:
-        """The workspace's app: the probe agent and the three providers aimed at the server."""
+    def app(self, *, busy_timeout_ms: int | None = None) -> MerkleApp:
+        """The workspace's app: the probe agent and the three providers aimed at the server
+        (and a store that waits `busy_timeout_ms` for a lock, if given)."""
+        url = sqlite_url(self.database_path)
+        if busy_timeout_ms is not None:
+            url += f"?busy_timeout_ms={busy_timeout_ms}"
         settings = dataclasses.replace(
             Settings.defaults(),
             agents={PROBE_AGENT: probe_agent()},
             providers=provider_settings(self.server),
+            store=StoreSettings(url=url),
         )
         return MerkleApp(self.workspace, settings)
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Hold the store's write lock from another connection while the block runs."""
+        with closing(sqlite3.connect(self.database_path, isolation_level=None)) as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                connection.execute("ROLLBACK")
 
     def request(
         self,
@@ -305,9 +320,10 @@ async def running_queue(
     settings: QueueSettings | None = None,
     clock: Callable[[], int] = time.time_ns,
     seed: int = 0,
+    busy_timeout_ms: int | None = None,
 ) -> AsyncIterator[FrameGenerationQueue]:
     """A started queue whose generator calls the bench's server; stopped and closed on exit."""
-    with bench.app() as app:
+    with bench.app(busy_timeout_ms=busy_timeout_ms) as app:
         async with (
             app.frame_writer(sink=bench.sink) as writer,
             app.running_queue(

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from merkle.store import Database
+from merkle.store import open_store
 from merkle.telemetry.bus import EventBus
 from merkle.telemetry.reader import SessionReader
 from merkle.telemetry.writer import SessionWriter
 from merkle.tui.app import MonitorApp
 from merkle.tui.widgets import HistoryScreen, LevelRow, LevelsPane, NodesTable
+from merkle.workspace.layout import Workspace
+from tests.support.apps import app_of
 
 SIZE = (120, 40)
 IDLE_POLL_S = 60.0  # the tests poll by hand: the timer never fires during one
@@ -28,12 +31,14 @@ class Run:
 
     def __init__(self, database_path: Path, command: str = "generate") -> None:
         # Commit as soon as an event is recorded, so a test waits a few ms at most.
-        self.writer = SessionWriter(database_path, command=command, flush_interval_s=0.0)
+        self.writer = SessionWriter(
+            partial(open_store, database_path), command=command, flush_interval_s=0.0
+        )
         self.writer.start()
         self.bus = EventBus(self.writer)
         self.seq = 1  # session_started
-        self._database = Database.open(database_path)
-        self._reader = SessionReader(self._database)
+        self._store = open_store(database_path)
+        self._reader = SessionReader(self._store)
         self._ended = False
 
     @property
@@ -58,7 +63,7 @@ class Run:
         self.writer.end(outcome)
         self.seq += 1
         self._ended = True
-        self._database.close()
+        self._store.close()
 
 
 def plan(run: Run, *, levels: int = 1, nodes: int = 1) -> None:
@@ -127,13 +132,13 @@ Scenario = Callable[[MonitorApp, Pilot[None]], Awaitable[None]]
 
 
 def monitor(
-    database_path: Path, scenario: Scenario, session_id: str | None = None, **kwargs: Any
+    workspace: Workspace, scenario: Scenario, session_id: str | None = None, **kwargs: Any
 ) -> None:
-    """Run `scenario` against a headless monitor of `database_path`."""
+    """Run `scenario` against a headless monitor of `workspace`'s store."""
     options: dict[str, Any] = {"poll_s": IDLE_POLL_S} | kwargs
 
     async def go() -> None:
-        app = MonitorApp(database_path, session_id, **options)
+        app = MonitorApp(app_of(workspace), session_id, **options)
         async with app.run_test(size=SIZE) as pilot:
             for _ in range(200):  # a loaded machine may not have composed the screen yet
                 if app.screen.query(NodesTable):
@@ -172,8 +177,8 @@ def level_rows(app: MonitorApp) -> list[LevelRow]:
     return app.query_one(LevelsPane).rows
 
 
-def test_node_status_goes_from_waiting_to_done(tmp_path: Path) -> None:
-    database_path = tmp_path / "m.db"
+def test_node_status_goes_from_waiting_to_done(workspace: Workspace) -> None:
+    database_path = workspace.database_path
 
     async def scenario(app: MonitorApp, pilot: Pilot[None]) -> None:
         run = Run(database_path)
@@ -204,11 +209,11 @@ def test_node_status_goes_from_waiting_to_done(tmp_path: Path) -> None:
         assert "completed" in status
         assert "outcome succeeded" in status
 
-    monitor(database_path, scenario)
+    monitor(workspace, scenario)
 
 
-def test_a_failed_node_shows_its_error(tmp_path: Path) -> None:
-    database_path = tmp_path / "m.db"
+def test_a_failed_node_shows_its_error(workspace: Workspace) -> None:
+    database_path = workspace.database_path
 
     async def scenario(app: MonitorApp, pilot: Pilot[None]) -> None:
         run = Run(database_path)
@@ -246,11 +251,11 @@ def test_a_failed_node_shows_its_error(tmp_path: Path) -> None:
         assert message in problems
         assert "failed 1" in text_of(app, "#plan")
 
-    monitor(database_path, scenario)
+    monitor(workspace, scenario)
 
 
-def test_level_progress_follows_level_and_node_events(tmp_path: Path) -> None:
-    database_path = tmp_path / "m.db"
+def test_level_progress_follows_level_and_node_events(workspace: Workspace) -> None:
+    database_path = workspace.database_path
 
     async def scenario(app: MonitorApp, pilot: Pilot[None]) -> None:
         run = Run(database_path)
@@ -283,11 +288,11 @@ def test_level_progress_follows_level_and_node_events(tmp_path: Path) -> None:
         upper = level_rows(app)[1].bar
         assert (upper.total, upper.progress) == (1, 0)
 
-    monitor(database_path, scenario)
+    monitor(workspace, scenario)
 
 
-def test_history_opens_an_older_session(tmp_path: Path) -> None:
-    database_path = tmp_path / "m.db"
+def test_history_opens_an_older_session(workspace: Workspace) -> None:
+    database_path = workspace.database_path
     older = finished_session(database_path, "old/only.py")
     newer = finished_session(database_path, "new/only.py")
 
@@ -318,11 +323,11 @@ def test_history_opens_an_older_session(tmp_path: Path) -> None:
         assert newer.session_id in text_of(app, "#status")
         assert [str(table.get_row_at(0)[0])] == ["new/only.py"]
 
-    monitor(database_path, scenario)
+    monitor(workspace, scenario)
 
 
-def test_an_empty_store_waits_then_follows_a_session_started_later(tmp_path: Path) -> None:
-    database_path = tmp_path / "m.db"
+def test_an_empty_store_waits_then_follows_a_session_started_later(workspace: Workspace) -> None:
+    database_path = workspace.database_path
 
     async def scenario(app: MonitorApp, pilot: Pilot[None]) -> None:
         assert "waiting for a session" in text_of(app, "#status")
@@ -341,13 +346,13 @@ def test_an_empty_store_waits_then_follows_a_session_started_later(tmp_path: Pat
         assert cell(app, "late.py", "status") == "waiting"
         run.end()
 
-    monitor(database_path, scenario, poll_s=0.02)
+    monitor(workspace, scenario, poll_s=0.02)
 
 
 def test_a_finished_session_stays_until_a_new_run_takes_its_place(
-    tmp_path: Path,
+    workspace: Workspace,
 ) -> None:
-    database_path = tmp_path / "m.db"
+    database_path = workspace.database_path
     old = finished_session(database_path, "old.py")
 
     async def scenario(app: MonitorApp, pilot: Pilot[None]) -> None:
@@ -367,11 +372,11 @@ def test_a_finished_session_stays_until_a_new_run_takes_its_place(
         assert later.session_id in text_of(app, "#status")
         later.end()
 
-    monitor(database_path, scenario)
+    monitor(workspace, scenario)
 
 
-def test_an_unknown_session_and_unknown_events_do_not_break_it(tmp_path: Path) -> None:
-    database_path = tmp_path / "m.db"
+def test_an_unknown_session_and_unknown_events_do_not_break_it(workspace: Workspace) -> None:
+    database_path = workspace.database_path
 
     async def scenario(app: MonitorApp, pilot: Pilot[None]) -> None:
         assert "no session nope" in text_of(app, "#status")
@@ -391,11 +396,11 @@ def test_an_unknown_session_and_unknown_events_do_not_break_it(tmp_path: Path) -
         assert cell(app, "x.py", "status") == "waiting"
         run.end()
 
-    monitor(database_path, scenario, session_id="nope")
+    monitor(workspace, scenario, session_id="nope")
 
 
-def test_a_store_it_cannot_read_is_reported(tmp_path: Path) -> None:
-    database_path = tmp_path / "m.db"
+def test_a_store_it_cannot_read_is_reported(workspace: Workspace) -> None:
+    database_path = workspace.database_path
     database_path.write_bytes(b"this is not a database file" * 200)
 
     async def scenario(app: MonitorApp, pilot: Pilot[None]) -> None:
@@ -403,4 +408,4 @@ def test_a_store_it_cannot_read_is_reported(tmp_path: Path) -> None:
         await pilot.press("h", "c")
         assert not isinstance(app.screen, HistoryScreen)
 
-    monitor(database_path, scenario)
+    monitor(workspace, scenario)

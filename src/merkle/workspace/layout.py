@@ -31,8 +31,9 @@ class Workspace:
         return self.state_dir / DATABASE_FILE_NAME
 
     def is_initialised(self) -> bool:
-        """Whether `merkle init` has run here."""
-        return self.database_path.is_file()
+        """Whether `merkle init` has run here (whatever state its database is in now:
+        opening the store says what is wrong with it)."""
+        return self.database_path.exists()
 
 
 def _not_found(where: Path) -> WorkspaceNotFound:

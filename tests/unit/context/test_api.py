@@ -12,11 +12,12 @@ import pytest
 from merkle.context.api import ContextApi, FrameDraft, PutResult, metadata_of
 from merkle.errors import ContractViolation, MetadataRejected, NodeNotFound
 from merkle.metadata import FrameMetadata, Source, build_metadata
-from merkle.store import Database, NodeRecordStore
+from merkle.store import FrameKey
+from merkle.store.sqlite import SqliteBackend
 from merkle.tree.hashing import frame_id_of
 from merkle.workspace.layout import Workspace
 from tests.conftest import write_tree
-from tests.support.apps import scan
+from tests.support.apps import backend, scan
 
 AGENT = "docs-writer"
 FRAME_TYPE = "context"
@@ -41,12 +42,12 @@ class FakeClock:
 @dataclass
 class Env:
     workspace: Workspace
-    database: Database
+    store: SqliteBackend
     api: ContextApi
     clock: FakeClock
 
     def node_id(self, path: str) -> str:
-        return NodeRecordStore(self.database).tree_paths()[path]
+        return self.store.nodes.tree_paths()[path]
 
     def draft(self, path: str = "a.txt", content: str = "About a.", **changes: Any) -> FrameDraft:
         fields: dict[str, Any] = {
@@ -55,8 +56,10 @@ class Env:
             "frame_type": FRAME_TYPE,
             "content": content,
             "metadata": MANUAL,
+            **changes,
         }
-        return FrameDraft(**{**fields, **changes})
+        key = FrameKey(*(fields.pop(name) for name in FrameKey._fields))
+        return FrameDraft(key=key, **fields)
 
     def put(self, at_ns: int, path: str = "a.txt", content: str = "About a.") -> PutResult:
         self.clock.now_ns = at_ns
@@ -68,7 +71,7 @@ class Env:
 
     def snapshot(self) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
         """Every frame row and every head row."""
-        conn = self.database.connection
+        conn = self.store.connection.raw
         return set(conn.execute("SELECT * FROM frames")), set(conn.execute("SELECT * FROM heads"))
 
 
@@ -77,8 +80,9 @@ def env(workspace: Workspace) -> Iterator[Env]:
     write_tree(workspace.root, {"a.txt": "alpha\n", "src/b.py": "b = 1\n"})
     scan(workspace)
     clock = FakeClock()
-    with Database.open(workspace.database_path) as database:
-        yield Env(workspace, database, ContextApi(database, clock_ns=clock), clock)
+    with backend(workspace) as store:
+        assert isinstance(store, SqliteBackend)
+        yield Env(workspace, store, ContextApi(store, clock_ns=clock), clock)
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -96,7 +100,7 @@ def test_put_frame_stores_a_frame_whose_id_re_derives_and_points_the_head_at_it(
     frame = env.api.frame(result.frame_id)
     assert frame is not None
     assert (frame.node_id, frame.agent_id, frame.frame_type, frame.content) == (
-        draft.node_id,
+        draft.key.node_id,
         AGENT,
         FRAME_TYPE,
         "a.txt holds the first letter.",
@@ -104,13 +108,13 @@ def test_put_frame_stores_a_frame_whose_id_re_derives_and_points_the_head_at_it(
     assert frame.created_at_ns == 1_700_000_000_000_000_000
     assert frame.metadata_json == MANUAL.canonical_json()
     assert result.frame_id == frame_id_of(
-        node_id=draft.node_id,
+        node_id=draft.key.node_id,
         agent_id=AGENT,
         frame_type=FRAME_TYPE,
         content=draft.content,
         metadata_json=MANUAL.canonical_json(),
     )
-    assert env.api.head(draft.node_id, AGENT, FRAME_TYPE) == frame
+    assert env.api.head(FrameKey(draft.key.node_id, AGENT, FRAME_TYPE)) == frame
     assert metadata_of(frame) == MANUAL
 
 
@@ -130,7 +134,7 @@ def test_put_frame_is_idempotent(env: Env) -> None:
 def test_the_same_frame_written_through_another_api_gets_the_same_id(env: Env) -> None:
     first = env.put(100)
 
-    other = ContextApi(env.database, clock_ns=lambda: 5_000)
+    other = ContextApi(env.store, clock_ns=lambda: 5_000)
     result = other.put_frame(env.draft())
 
     assert result == PutResult(frame_id=first.frame_id, created=False)
@@ -160,13 +164,13 @@ def test_a_head_only_moves_to_a_newer_frame(env: Env) -> None:
     middle = env.put(200, content="Written first, dated 200.")
     env.put(100, content="Written second, dated 100.")
 
-    head = env.api.head(node_id, AGENT, FRAME_TYPE)
+    head = env.api.head(FrameKey(node_id, AGENT, FRAME_TYPE))
     assert head is not None
     assert head.frame_id == middle.frame_id
 
     newest = env.put(300, content="Written third, dated 300.")
 
-    head = env.api.head(node_id, AGENT, FRAME_TYPE)
+    head = env.api.head(FrameKey(node_id, AGENT, FRAME_TYPE))
     assert head is not None
     assert head.frame_id == newest.frame_id
     assert [f.created_at_ns for f in env.api.history("a.txt", AGENT, FRAME_TYPE)] == [
@@ -182,7 +186,7 @@ def test_writing_an_old_frame_again_does_not_move_the_head_back(env: Env) -> Non
 
     assert env.put(300, content="Old.") == PutResult(frame_id=old.frame_id, created=False)
 
-    head = env.api.head(env.node_id("a.txt"), AGENT, FRAME_TYPE)
+    head = env.api.head(FrameKey(env.node_id("a.txt"), AGENT, FRAME_TYPE))
     assert head is not None
     assert head.frame_id == new.frame_id
 
@@ -315,7 +319,7 @@ def test_read_of_a_node_without_frames_is_none(env: Env) -> None:
     node = env.api.node_at("a.txt")
 
     assert env.api.read(node, AGENT, FRAME_TYPE) is None
-    assert env.api.head(node.node_id, AGENT, FRAME_TYPE) is None
+    assert env.api.head(FrameKey(node.node_id, AGENT, FRAME_TYPE)) is None
 
 
 def test_read_returns_the_head_frame_with_its_typed_metadata(env: Env) -> None:
@@ -351,7 +355,7 @@ def test_read_after_an_edit_returns_the_earlier_versions_frame_marked_stale(env:
     assert read.node_id == node.node_id
     assert read.frame.node_id == before_edit
     assert read.frame.frame_id == written.frame_id
-    assert env.api.head(node.node_id, AGENT, FRAME_TYPE) is None
+    assert env.api.head(FrameKey(node.node_id, AGENT, FRAME_TYPE)) is None
 
 
 def test_a_stale_read_shows_the_newest_frame_of_the_earlier_versions(env: Env) -> None:
@@ -394,8 +398,8 @@ def test_history_spans_an_edit_newest_first_and_keeps_the_old_head(env: Env) -> 
 
     assert [f.frame_id for f in history] == [third.frame_id, second.frame_id, first.frame_id]
     assert [f.node_id for f in history] == [v2, v1, v1]
-    old_head = env.api.head(v1, AGENT, FRAME_TYPE)
-    new_head = env.api.head(v2, AGENT, FRAME_TYPE)
+    old_head = env.api.head(FrameKey(v1, AGENT, FRAME_TYPE))
+    new_head = env.api.head(FrameKey(v2, AGENT, FRAME_TYPE))
     assert old_head is not None
     assert new_head is not None
     assert (old_head.frame_id, new_head.frame_id) == (second.frame_id, third.frame_id)
@@ -452,9 +456,9 @@ def test_a_node_reference_that_is_too_short_or_matches_nothing_is_not_found(
 
 
 def test_a_prefix_shared_by_two_nodes_is_refused_as_ambiguous(env: Env) -> None:
-    with env.database.transaction() as conn:
+    with env.store.transaction():
         for node_id in ("abcd" + "0" * 60, "abcd" + "1" * 60):
-            conn.execute(
+            env.store.connection.execute(
                 "INSERT INTO nodes (node_id, path, node_type, size_bytes, content_hash)"
                 " VALUES (?, ?, 'file', 1, ?)",
                 (node_id, f"twin-{node_id[4]}", "0" * 64),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from merkle.context.queue.request import FrameRequest
 
 from merkle.context.generation.frame_metadata import generated_metadata
 from merkle.context.generation.provider_call import ProviderRequest, ProviderResponse
+from merkle.context.queue import FrameKey, FrameRequest
 from merkle.errors import MetadataRejected
 from merkle.metadata import FrameMetadata, Source, build_metadata, validate_metadata
 from merkle.providers.base import CompletionOptions, Message, Role, Usage
@@ -17,12 +17,10 @@ from tests.support.generation import OPENAI_STYLE_KEY
 
 DIGEST = "ab" * 32
 REQUEST = FrameRequest(
-    node_id="cd" * 32,
+    key=FrameKey("cd" * 32, "tester", "context"),
     path="src/app.py",
     node_type=NodeType.FILE,
-    agent_id="tester",
     provider_name="openai-main",
-    frame_type="context",
 )
 CALL = ProviderRequest(
     provider_name="openai-main",

@@ -381,6 +381,33 @@ def test_queue_full_failure_tells_the_user_to_wait_and_retry() -> None:
     assert "try again" in reported or "retry" in reported
 
 
+def test_a_level_is_submitted_as_one_batch_and_a_refused_batch_fails_each_item() -> None:
+    plan = make_plan(["a.txt", "b.txt"], ["src"], ["."], policy=STOP)
+    queue = FakeQueue()
+    queue.batch_error = queue_full("2 requests")
+
+    result, queue, sink = run(plan, queue)
+
+    assert queue.batches == [["a.txt", "b.txt"]]  # one batch for the level, then the stop
+    assert queue.requests == []  # nothing of a refused batch is waited on
+    assert {f.path: f.error_class for f in result.failures.values()} == {
+        "a.txt": "queue_full",
+        "b.txt": "queue_full",
+    }
+    assert result.level_summaries == [LevelSummary(index=0, generated=0, failed=2, total=2)]
+    assert result.error is not None and "later levels were not run" in result.error
+    failed = [d["path"] for t, d in sink.events if t == "node_generation_failed"]
+    assert failed == ["a.txt", "b.txt"]
+
+
+def test_every_level_goes_to_the_queue_as_one_batch_in_plan_order() -> None:
+    plan = make_plan(["a.txt", "src/b.txt"], ["src"], ["."])
+
+    _, queue, _ = run(plan)
+
+    assert queue.batches == [["a.txt", "src/b.txt"], ["src"], ["."]]
+
+
 def test_an_unclassified_queue_error_becomes_the_node_failure() -> None:
     plan = make_plan(["a.txt", "b.txt"], policy=STOP)
     queue = FakeQueue(outcomes={"a.txt": RuntimeError("the worker went away")})

@@ -9,12 +9,12 @@ import os
 import time
 
 import pytest
-from merkle.context.generation.units import FrameGenerator
-from merkle.context.queue.request import FrameRequest
 
 from merkle.agents import template_problems
+from merkle.context.generation.frame_writer import FrameWriter
 from merkle.context.generation.prompt import PromptError, fill_template
-from merkle.store import NodeRecord, NodeRecordStore, NodeType, ScanCounts
+from merkle.context.queue import FrameKey, FrameRequest
+from merkle.store import NodeRecord, NodeType, ScanCounts
 from merkle.tree.hashing import file_node_id, hash_bytes
 from merkle.workspace.layout import Workspace
 from tests.conftest import write_tree
@@ -66,7 +66,7 @@ def test_template_with_unknown_placeholder_or_bad_braces_is_prompt_error(templat
         fill_template(template, VALUES)
 
     assert caught.value.error_class == "template"
-    assert caught.value.retryable is False
+    assert caught.value.failure.retryable is False
 
 
 @pytest.mark.parametrize("template", ["{path.nope}", "{path.upper}", "{path[0]}"])
@@ -89,7 +89,7 @@ def test_agent_template_with_unknown_placeholder_fails_the_prompt(workspace: Wor
 
     assert error.error_class == "template"
     assert "author" in error.message
-    assert error.retryable is False
+    assert error.failure.retryable is False
 
 
 # -- a file ---------------------------------------------------------------------------
@@ -209,7 +209,7 @@ def test_child_without_head_frame_is_missing_child_frame_naming_the_child(
     assert error.error_class == "missing_child_frame"
     assert "pkg/b.py" in error.message
     assert "pkg/a.py" not in error.message
-    assert error.retryable is False
+    assert error.failure.retryable is False
 
 
 def test_child_frame_of_another_agent_or_frame_type_does_not_count(
@@ -414,7 +414,7 @@ def test_file_edited_since_the_scan_is_stale_node(workspace: Workspace) -> None:
 
     assert error.error_class == "stale_node"
     assert "a.txt" in error.message
-    assert error.retryable is False
+    assert error.failure.retryable is False
 
 
 def test_file_deleted_since_the_scan_is_stale_node(workspace: Workspace) -> None:
@@ -465,7 +465,7 @@ def _store_record_the_scan_would_skip(workspace: Workspace, g: Generation, path:
         size_bytes=len(data),
         content_hash=content_hash,
     )
-    nodes = NodeRecordStore(g.database)
+    nodes = g.store.nodes
     last = nodes.last_scan()
     assert last is not None
     now = time.time_ns()
@@ -486,23 +486,21 @@ def test_secret_looking_file_is_never_read_into_a_prompt(workspace: Workspace, p
     scan_files(workspace, {path: "API_TOKEN=tok_live_DOTENV-SECRET-VALUE\n", "a.txt": "alpha\n"})
     with generation(workspace) as g:
         # The scan's defence: the name is never part of the tree.
-        assert path not in NodeRecordStore(g.database).tree_paths()
+        assert path not in g.store.nodes.tree_paths()
         # The prompt's own defence, for a record that got into the store anyway. Its
         # content hash is right, so nothing but the name stops the read.
         node_id = _store_record_the_scan_would_skip(workspace, g, path)
         request = FrameRequest(
-            node_id=node_id,
+            key=FrameKey(node_id, AGENT_ID, FRAME_TYPE),
             path=path,
             node_type=NodeType.FILE,
-            agent_id=AGENT_ID,
             provider_name="local",
-            frame_type=FRAME_TYPE,
         )
         with pytest.raises(PromptError) as caught:
-            FrameGenerator(g.deps).prompt(request)
+            FrameWriter(g.deps).prompt(request)
 
     assert caught.value.error_class == "secret_file"
-    assert caught.value.retryable is False
+    assert caught.value.failure.retryable is False
     assert "DOTENV-SECRET-VALUE" not in caught.value.message
 
 
@@ -513,22 +511,20 @@ def test_reader_agent_cannot_generate(workspace: Workspace) -> None:
 
     assert error.error_class == "reader_agent"
     assert READER_ID in error.message
-    assert error.retryable is False
+    assert error.failure.retryable is False
 
 
 def test_node_that_is_not_stored_is_unknown_node(workspace: Workspace) -> None:
     scan_files(workspace, {"a.txt": "alpha\n"})
     with generation(workspace) as g:
         request = FrameRequest(
-            node_id="0" * 64,
+            key=FrameKey("0" * 64, AGENT_ID, FRAME_TYPE),
             path="gone.txt",
             node_type=NodeType.FILE,
-            agent_id=AGENT_ID,
             provider_name="local",
-            frame_type=FRAME_TYPE,
         )
         with pytest.raises(PromptError) as caught:
-            FrameGenerator(g.deps).prompt(request)
+            FrameWriter(g.deps).prompt(request)
 
     assert caught.value.error_class == "unknown_node"
     assert "gone.txt" in caught.value.message

@@ -1,4 +1,4 @@
-"""FrameStorage and HeadIndex: append-only frames, written with their head in one transaction."""
+"""The frame repository: append-only frames, written with their head in one transaction."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from merkle.store.migrations import LATEST_VERSION, MIGRATIONS
 
+from merkle.errors import StoreConflict
 from merkle.metadata import Source, build_metadata
-from merkle.store import Database, Frame, FrameStorage, HeadIndex, NodeRecordStore
+from merkle.store import Frame, FrameKey, FrameRepository, open_store
+from merkle.store.sqlite import SqliteBackend
+from merkle.store.sqlite.frames import SqliteFrames
+from merkle.store.sqlite.migrations import LATEST_VERSION, MIGRATIONS
 from merkle.tree.hashing import frame_id_of
 from merkle.workspace.layout import Workspace
 from tests.conftest import write_tree
-from tests.support.apps import scan
+from tests.support.apps import backend, scan
 
 AGENT = "docs-writer"
 FRAME_TYPE = "context"
@@ -24,19 +27,27 @@ FRAME_TYPE = "context"
 
 @dataclass
 class Store:
-    database: Database
-    frames: FrameStorage
-    heads: HeadIndex
+    backend: SqliteBackend
     ids: dict[str, str]  # path -> node id of the current tree
+
+    @property
+    def frames(self) -> SqliteFrames:
+        """Frames and heads."""
+        return self.backend.frames
+
+    @property
+    def raw(self) -> sqlite3.Connection:
+        """The store's own sqlite3 connection, below the backend's error translation."""
+        return self.backend.connection.raw
 
 
 @pytest.fixture
 def store(workspace: Workspace) -> Iterator[Store]:
     write_tree(workspace.root, {"a.txt": "alpha\n", "src/b.py": "b = 1\n"})
     scan(workspace)
-    with Database.open(workspace.database_path) as database:
-        ids = NodeRecordStore(database).tree_paths()
-        yield Store(database, FrameStorage(database), HeadIndex(database), ids)
+    with backend(workspace) as opened:
+        assert isinstance(opened, SqliteBackend)
+        yield Store(opened, opened.nodes.tree_paths())
 
 
 def make_frame(
@@ -68,7 +79,7 @@ def make_frame(
 
 
 def head_id(store: Store, node_id: str, agent_id: str = AGENT, frame_type: str = FRAME_TYPE) -> str:
-    head = store.heads.get(node_id, agent_id, frame_type)
+    head = store.frames.head(FrameKey(node_id, agent_id, frame_type))
     assert head is not None, "the key has no head"
     return head.frame_id
 
@@ -79,10 +90,10 @@ def test_append_stores_the_frame_and_points_its_head_at_it(store: Store) -> None
     assert store.frames.append(frame) is True
 
     assert store.frames.get(frame.frame_id) == frame
-    head = store.heads.get(frame.node_id, AGENT, FRAME_TYPE)
+    head = store.frames.head(FrameKey(frame.node_id, AGENT, FRAME_TYPE))
     assert head is not None
     assert (head.frame_id, head.created_at_ns) == (frame.frame_id, 100)
-    assert store.frames.head_frame(frame.node_id, AGENT, FRAME_TYPE) == frame
+    assert store.frames.head_frame(FrameKey(frame.node_id, AGENT, FRAME_TYPE)) == frame
     assert store.frames.count() == 1
 
 
@@ -112,7 +123,7 @@ def test_a_head_moves_on_to_a_newer_frame(store: Store) -> None:
     store.frames.append(newer)
 
     assert head_id(store, node_id) == newer.frame_id
-    assert store.frames.head_frame(node_id, AGENT, FRAME_TYPE) == newer
+    assert store.frames.head_frame(FrameKey(node_id, AGENT, FRAME_TYPE)) == newer
 
 
 def test_a_head_does_not_move_back_to_an_older_frame(store: Store) -> None:
@@ -123,7 +134,7 @@ def test_a_head_does_not_move_back_to_an_older_frame(store: Store) -> None:
     store.frames.append(newer)
     assert store.frames.append(older) is True  # stored all the same: frames are history
 
-    head = store.heads.get(node_id, AGENT, FRAME_TYPE)
+    head = store.frames.head(FrameKey(node_id, AGENT, FRAME_TYPE))
     assert head is not None
     assert (head.frame_id, head.created_at_ns) == (newer.frame_id, 200)
     assert store.frames.count() == 2
@@ -144,8 +155,8 @@ def test_heads_of_different_keys_are_independent(store: Store) -> None:
     assert head_id(store, a, agent_id="reviewer") == frames[1].frame_id
     assert head_id(store, a, frame_type="summary") == frames[2].frame_id
     assert head_id(store, b) == frames[3].frame_id
-    assert store.heads.get(b, "reviewer", FRAME_TYPE) is None
-    assert {h.frame_id for h in store.heads.iter_heads()} == {f.frame_id for f in frames}
+    assert store.frames.head(FrameKey(b, "reviewer", FRAME_TYPE)) is None
+    assert {h.frame_id for h in store.frames.iter_heads()} == {f.frame_id for f in frames}
     assert {f.frame_id for f in store.frames.iter_frames()} == {f.frame_id for f in frames}
 
 
@@ -154,7 +165,7 @@ def test_the_database_refuses_to_update_a_frame(store: Store, workspace: Workspa
     store.frames.append(frame)
 
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        store.database.connection.execute("UPDATE frames SET content = 'Changed.'")
+        store.raw.execute("UPDATE frames SET content = 'Changed.'")
     # Another program, with a connection of its own, is refused as well.
     with (
         closing(sqlite3.connect(workspace.database_path)) as other,
@@ -170,7 +181,7 @@ def test_the_database_refuses_to_delete_a_frame(store: Store, workspace: Workspa
     store.frames.append(frame)
 
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        store.database.connection.execute("DELETE FROM frames")
+        store.raw.execute("DELETE FROM frames")
     with (
         closing(sqlite3.connect(workspace.database_path)) as other,
         pytest.raises(sqlite3.IntegrityError, match="append-only"),
@@ -182,7 +193,7 @@ def test_the_database_refuses_to_delete_a_frame(store: Store, workspace: Workspa
 
 def test_the_stores_offer_no_way_to_change_or_remove_a_frame() -> None:
     verbs = ("update", "delete", "remove", "replace", "drop", "purge", "edit", "overwrite")
-    for cls in (FrameStorage, HeadIndex):
+    for cls in (FrameRepository, SqliteFrames):
         writers = [name for name in vars(cls) if any(verb in name.lower() for verb in verbs)]
         assert writers == [], f"{cls.__name__} offers {writers}"
 
@@ -192,40 +203,40 @@ def test_a_frame_for_a_node_that_is_not_stored_is_refused_and_nothing_written(
 ) -> None:
     frame = make_frame("e" * 64, "About nothing.", 100)
 
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreConflict):
         store.frames.append(frame)
 
     assert store.frames.count() == 0
-    assert list(store.heads.iter_heads()) == []
+    assert list(store.frames.iter_heads()) == []
 
 
 def test_a_frame_whose_head_cannot_be_written_is_not_stored_either(store: Store) -> None:
     # Make the head write fail inside the transaction, after the frame's insert.
-    store.database.connection.execute(
+    store.raw.execute(
         "CREATE TEMP TRIGGER no_heads BEFORE INSERT ON main.heads"
         " BEGIN SELECT RAISE(ABORT, 'heads are read-only today'); END"
     )
     frame = make_frame(store.ids["a.txt"], "About a.", 100)
 
-    with pytest.raises(sqlite3.IntegrityError, match="read-only today"):
+    with pytest.raises(StoreConflict, match="read-only today"):
         store.frames.append(frame)
 
     assert store.frames.get(frame.frame_id) is None
     assert store.frames.count() == 0
-    store.database.connection.execute("DROP TRIGGER temp.no_heads")
+    store.raw.execute("DROP TRIGGER temp.no_heads")
     assert store.frames.append(frame) is True
     assert head_id(store, frame.node_id) == frame.frame_id
 
 
 def test_the_database_refuses_a_head_that_points_at_no_frame(store: Store) -> None:
     with pytest.raises(sqlite3.IntegrityError):
-        store.database.connection.execute(
+        store.raw.execute(
             "INSERT INTO heads (node_id, agent_id, frame_type, frame_id, created_at_ns)"
             " VALUES (?, ?, ?, ?, 1)",
             (store.ids["a.txt"], AGENT, FRAME_TYPE, "f" * 64),
         )
 
-    assert list(store.heads.iter_heads()) == []
+    assert list(store.frames.iter_heads()) == []
 
 
 def test_history_lists_the_frames_of_every_version_of_a_path_newest_first(
@@ -233,15 +244,15 @@ def test_history_lists_the_frames_of_every_version_of_a_path_newest_first(
 ) -> None:
     write_tree(workspace.root, {"a.txt": "version one\n", "b.txt": "bee\n"})
     scan(workspace)
-    with Database.open(workspace.database_path) as database:
-        v1 = NodeRecordStore(database).tree_paths()["a.txt"]
+    with backend(workspace) as opened:
+        v1 = opened.nodes.tree_paths()["a.txt"]
     write_tree(workspace.root, {"a.txt": "version two, longer\n"})
     scan(workspace)
-    with Database.open(workspace.database_path) as database:
-        paths = NodeRecordStore(database).tree_paths()
+    with backend(workspace) as opened:
+        paths = opened.nodes.tree_paths()
         v2, b = paths["a.txt"], paths["b.txt"]
         assert v2 != v1
-        frames = FrameStorage(database)
+        frames = opened.frames
         first = make_frame(v1, "On version one.", 100)
         second = make_frame(v1, "On version one, rewritten.", 200)
         third = make_frame(v2, "On version two.", 300)
@@ -285,14 +296,15 @@ def test_a_database_from_before_frames_gains_empty_frames_and_heads_on_open(
             old.execute(statement)
         old.execute("INSERT INTO schema_migrations VALUES (1, 'workspace tree', 0)")
 
-    with Database.open(path) as database:
+    with closing(open_store(path)) as database:
+        assert isinstance(database, SqliteBackend)
         triggers = {
             name
-            for (name,) in database.connection.execute(
+            for (name,) in database.connection.raw.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'frames'"
             )
         }
         assert database.schema_version() == LATEST_VERSION
-        assert FrameStorage(database).count() == 0
-        assert list(HeadIndex(database).iter_heads()) == []
+        assert database.frames.count() == 0
+        assert list(database.frames.iter_heads()) == []
     assert triggers == {"frames_are_not_updated", "frames_are_not_deleted"}

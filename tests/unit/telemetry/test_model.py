@@ -10,6 +10,7 @@ import re
 import threading
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,10 +18,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from merkle.store.events import EventStore
 
 from merkle.errors import MerkleError
-from merkle.store import Database
+from merkle.store import open_store
 from merkle.telemetry import model
 from merkle.telemetry.model import (
     Event,
@@ -31,6 +31,7 @@ from merkle.telemetry.model import (
     parse_ts,
 )
 from merkle.telemetry.writer import SessionWriter
+from tests.support.apps import backend
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -214,7 +215,7 @@ def test_an_id_started_at_the_end_of_a_second_names_that_second() -> None:
 
 def test_writers_started_at_the_same_instant_get_distinct_ids(tmp_path: Path) -> None:
     database_path = tmp_path / "merkle.db"
-    Database.open(database_path).close()
+    open_store(database_path, create=True).close()
     ids: list[str] = []
     lock = threading.Lock()
     gate = threading.Barrier(4)
@@ -223,7 +224,9 @@ def test_writers_started_at_the_same_instant_get_distinct_ids(tmp_path: Path) ->
         gate.wait(timeout=10)
         for _ in range(25):
             # One frozen clock for every writer: the same second, the same nanosecond.
-            writer = SessionWriter(database_path, command="c", clock_ns=lambda: KNOWN_S * 10**9)
+            writer = SessionWriter(
+                partial(open_store, database_path), command="c", clock_ns=lambda: KNOWN_S * 10**9
+            )
             started = writer.start()
             writer.end("completed")
             with lock:
@@ -236,8 +239,8 @@ def test_writers_started_at_the_same_instant_get_distinct_ids(tmp_path: Path) ->
         thread.join(timeout=60)
     assert len(ids) == 100
     assert len(set(ids)) == 100
-    with Database.open(database_path) as database:
-        stored = EventStore(database).sessions()
+    with backend(database_path) as store:
+        stored = store.events.sessions()
     assert sorted(row.session_id for row in stored) == sorted(ids)
     assert {row.last_seq for row in stored} == {2}
 
@@ -260,7 +263,11 @@ def test_a_writer_draws_again_when_its_id_is_taken(
     draws = ["aaaaaaaaaa", "aaaaaaaaaa", "aaaaaaaaaa", "bbbbbbbbbb"]
     monkeypatch.setattr(model, "secrets", ScriptedTokens(draws))
     first, second = (
-        SessionWriter(database_path, command=name, clock_ns=lambda: KNOWN_S * 10**9)
+        SessionWriter(
+            partial(open_store, database_path, create=True),
+            command=name,
+            clock_ns=lambda: KNOWN_S * 10**9,
+        )
         for name in ("first", "second")
     )
     try:
@@ -269,8 +276,8 @@ def test_a_writer_draws_again_when_its_id_is_taken(
     finally:
         first.end("completed")
         second.end("completed")
-    with Database.open(database_path) as database:
-        stored = {row.session_id: row.command for row in EventStore(database).sessions()}
+    with backend(database_path) as store:
+        stored = {row.session_id: row.command for row in store.events.sessions()}
     assert stored == {
         "20251121T211403-aaaaaaaaaa": "first",
         "20251121T211403-bbbbbbbbbb": "second",
@@ -282,8 +289,9 @@ def test_a_writer_gives_up_when_every_drawn_id_is_taken(
 ) -> None:
     database_path = tmp_path / "merkle.db"
     monkeypatch.setattr(model, "secrets", SimpleNamespace(token_hex=lambda _: "cccccccccc"))
-    first = SessionWriter(database_path, command="first", clock_ns=lambda: KNOWN_S * 10**9)
-    second = SessionWriter(database_path, command="second", clock_ns=lambda: KNOWN_S * 10**9)
+    connect = partial(open_store, database_path, create=True)
+    first = SessionWriter(connect, command="first", clock_ns=lambda: KNOWN_S * 10**9)
+    second = SessionWriter(connect, command="second", clock_ns=lambda: KNOWN_S * 10**9)
     first.start()
     try:
         with pytest.raises(MerkleError, match="every drawn id was taken"):
@@ -291,5 +299,5 @@ def test_a_writer_gives_up_when_every_drawn_id_is_taken(
     finally:
         second.close()  # start opened the database before it gave up
         first.end("completed")
-    with Database.open(database_path) as database:
-        assert [row.command for row in EventStore(database).sessions()] == ["first"]
+    with backend(database_path) as store:
+        assert [row.command for row in store.events.sessions()] == ["first"]

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from merkle.store import Database, NodeRecordStore
 from merkle.workspace.layout import Workspace
 from merkle.workspace.scan import RACY_MARGIN_NS
 from tests.conftest import write_tree
-from tests.support.apps import scan
+from tests.support.apps import backend, scan
 
 PAST_S = 1_700_000_000  # a fixed modification time, long before any test's clock
 
@@ -29,8 +28,8 @@ def age(root: Path, seconds: float = PAST_S) -> None:
 
 
 def tree_ids(workspace: Workspace) -> dict[str, str]:
-    with Database.open(workspace.database_path) as database:
-        return {p: e.node_id for p, e in NodeRecordStore(database).load_tree().items()}
+    with backend(workspace) as store:
+        return {p: e.node_id for p, e in store.nodes.load_tree().items()}
 
 
 def test_rescan_reuses_every_unchanged_file_and_hashes_only_the_changed_one(
@@ -80,8 +79,8 @@ def test_removed_files_leave_the_current_tree_but_their_records_stay(workspace: 
     (workspace.root / "gone").rmdir()
     scan(workspace)
     assert set(tree_ids(workspace)) == {".", "keep.py"}
-    with Database.open(workspace.database_path) as database:
-        assert NodeRecordStore(database).get(old_id) is not None  # history is kept
+    with backend(workspace) as store:
+        assert store.nodes.get(old_id) is not None  # history is kept
 
 
 class InterruptAfterFirstChunk:
@@ -103,8 +102,8 @@ def test_an_interrupted_scan_leaves_the_previous_tree_whole(workspace: Workspace
     with pytest.raises(KeyboardInterrupt):
         scan(workspace, progress=InterruptAfterFirstChunk())
     assert tree_ids(workspace) == before
-    with Database.open(workspace.database_path) as database:
-        last = NodeRecordStore(database).last_scan()
+    with backend(workspace) as store:
+        last = store.nodes.last_scan()
     assert last is not None
     assert last.scan_id == first.scan.scan_id
 

@@ -22,7 +22,7 @@ from merkle.context.queue.contract import (
 )
 from merkle.context.queue.offload import OffloadedStore
 from merkle.context.queue.waiters import Completion
-from merkle.errors import GenerationFailure, QueueFull, RequestCancelled
+from merkle.errors import GenerationFailure, QueueFull, RequestCancelled, StoreError
 from merkle.store import Enqueued, NewRequest, RequestState
 from merkle.telemetry.sink import EventSink
 
@@ -202,6 +202,13 @@ class QueueProducer:
         self._wake()
 
     async def close_plan(self, plan_id: str) -> None:
-        """The plan is done: the next plan, then direct work, may run."""
-        await self._store.call(self._store.backend.queue.close_plan, plan_id)
+        """The plan is done: the next plan, then direct work, may run.
+
+        A store too busy to take it is reported, not raised: the plan's lease
+        lapses, or is ended by the next process that sees this one gone.
+        """
+        try:
+            await self._store.call(self._store.backend.queue.close_plan, plan_id)
+        except StoreError as error:
+            self._sink.emit("queue_error", {"message": error.message})
         self._wake()

@@ -35,6 +35,7 @@ from merkle.context.queue.policy import AgentLimits
 from merkle.context.queue.producer import QueueProducer
 from merkle.context.queue.waiters import PolledCompletion
 from merkle.context.queue.worker import QueueWorker
+from merkle.errors import StoreError
 from merkle.store import StorageBackend
 from merkle.store.owners import new_owner_id
 from merkle.telemetry.sink import EventSink, NullSink
@@ -118,12 +119,17 @@ class FrameGenerationQueue:
             cancelled = await self.store.call(
                 self.store.backend.queue.abandon, owner=self.owner, now_ns=self._clock_ns()
             )
-            if interrupted:
-                for request_id in cancelled:
-                    self._sink.emit("request_cancelled", {"request_id": request_id})
+        except StoreError as error:
+            # Left as they are, this process's leases lapse, or are taken over at once
+            # by the next process on this host, which sees that this one is gone.
+            self._sink.emit("queue_error", {"message": error.message})
+            cancelled = []
         finally:
             self._completion.cancel_all()
             await self.store.close()
+        if interrupted:
+            for request_id in cancelled:
+                self._sink.emit("request_cancelled", {"request_id": request_id})
 
     async def __aenter__(self) -> FrameGenerationQueue:
         await self.start()

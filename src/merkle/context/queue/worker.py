@@ -158,7 +158,7 @@ class QueueWorker:
         if len(self.in_flight) >= self._settings.workers:
             # Every slot is taken: only a call of this process that ends frees one.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=_REAP_INTERVAL_S)
+                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.poll_s)
             return
         try:
             marker, due_ns = await self._store.call(self._idle_state)
@@ -222,20 +222,24 @@ class QueueWorker:
         while current is not None:
             claimed, existing = current
             current = None
+            looked = False
             try:
-                outcome, current = await self._run(claimed, existing)
+                outcome, current, looked = await self._run(claimed, existing)
             finally:
                 self.in_flight.pop(claimed.request_id, None)
                 if current is not None and task is not None:
                     self.in_flight[current[0].request_id] = task
-                else:
+                elif not looked:
+                    # The freed slot did not look for work itself: the dispatcher does.
                     self._wake.set()
             if outcome is not None:
                 self._completion.resolve(outcome)
 
     async def _run(
         self, claimed: StoredRequest, existing: str | None
-    ) -> tuple[StoredRequest | None, Claimed | None]:
+    ) -> tuple[StoredRequest | None, Claimed | None, bool]:
+        """Run one request: its outcome, the slot's next request if it claimed one, and
+        whether it looked for one (in the same trip as the outcome's)."""
         info: dict[str, Any] = {
             "request_id": claimed.request_id,
             "path": claimed.path,
@@ -245,24 +249,24 @@ class QueueWorker:
         }
         self._sink.emit("request_processing", info)
         if existing is not None:
-            return await self._record(claimed, RequestState.DONE, frame_id=existing), None
+            return await self._record(claimed, RequestState.DONE, frame_id=existing), None, False
         try:
             draft = await self._generator.generate(
                 FrameRequest.from_stored(claimed),
                 attempt=claimed.attempts,
                 request_id=claimed.request_id,
             )
-            outcome, following = await self._store_draft(claimed, draft)
+            outcome, following, looked = await self._store_draft(claimed, draft)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # every failure is classified, none escapes the worker
-            return await self._failed(claimed, failure_of(error), info), None
+            return await self._failed(claimed, failure_of(error), info), None, False
         self._tally["completed"] += 1
-        return outcome, following
+        return outcome, following, looked
 
     async def _store_draft(
         self, claimed: StoredRequest, draft: FrameDraft
-    ) -> tuple[StoredRequest | None, Claimed | None]:
+    ) -> tuple[StoredRequest | None, Claimed | None, bool]:
         """Write the paid-for draft and record it; a busy store is waited out a few
         times rather than calling the provider again."""
         for attempt in range(1, _STORE_ATTEMPTS + 1):
@@ -277,9 +281,9 @@ class QueueWorker:
 
     def _complete(
         self, claimed: StoredRequest, draft: FrameDraft
-    ) -> tuple[StoredRequest | None, Claimed | None]:
+    ) -> tuple[StoredRequest | None, Claimed | None, bool]:
         """On the store's thread: write the frame through the boundary, record it, and
-        claim this slot's next request."""
+        claim this slot's next request (the flag: whether it looked for one)."""
         put = self._store.api.put_frame(draft)
         outcome = self._store.backend.queue.finish(
             claimed.request_id,
@@ -289,8 +293,8 @@ class QueueWorker:
             frame_id=put.frame_id,
         )
         if not self._claiming:
-            return outcome, None
-        return outcome, self._claim()
+            return outcome, None, False
+        return outcome, self._claim(), True
 
     async def _failed(
         self, claimed: StoredRequest, failure: GenerationFailure, info: dict[str, Any]

@@ -63,7 +63,9 @@ def test_a_real_python_module_lists_its_classes_with_bases_and_methods() -> None
 
     assert "- `Role(Enum)` — Who speaks a message." in summary
     assert "  - members: `SYSTEM`, `USER`, `ASSISTANT`" in summary
-    assert "- `ProviderError(GenerationError)` — A provider call that failed, classified." in summary
+    assert (
+        "- `ProviderError(GenerationError)` — A provider call that failed, classified."
+    ) in summary
     assert (
         "  - `async complete(messages: Sequence[Message], options: CompletionOptions) "
         "-> Completion` — One completion, or a `ProviderError`."

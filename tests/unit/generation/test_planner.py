@@ -14,12 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from merkle.context.generation.run import (
-    ContextGenerate,
-    DescendantsNotReady,
-    GenerateOptions,
-    PlanOutcome,
-)
 
 from merkle.context.api import ContextApi, FrameDraft
 from merkle.context.generation.plan import (
@@ -29,13 +23,19 @@ from merkle.context.generation.plan import (
     PlanInvalid,
     validate_plan,
 )
+from merkle.context.generation.planner import (
+    ContextGenerate,
+    DescendantsNotReady,
+    GenerateOptions,
+    PlanOutcome,
+)
 from merkle.context.queue import ListSink, Priority
 from merkle.errors import NodeNotFound, PathOutsideWorkspace, UsageError
 from merkle.metadata import Source, build_metadata
-from merkle.store import Database, NodeRecord, NodeRecordStore, NodeType
+from merkle.store import FrameKey, NodeRecord, NodeType, StorageBackend
 from merkle.workspace.layout import Workspace
 from tests.conftest import write_tree
-from tests.support.apps import scan
+from tests.support.apps import backend, scan
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -75,7 +75,7 @@ LEVELS = [
 @dataclass
 class Env:
     workspace: Workspace
-    database: Database
+    store: StorageBackend
     sink: ListSink
     generate: ContextGenerate
 
@@ -84,19 +84,17 @@ class Env:
         return Path(self.workspace.root)
 
     def record(self, path: str) -> NodeRecord:
-        return ContextApi(self.database).node_at(path)
+        return ContextApi(self.store).node_at(path)
 
     def node_id(self, path: str) -> str:
-        return NodeRecordStore(self.database).tree_paths()[path]
+        return self.store.nodes.tree_paths()[path]
 
     def put_head(self, path: str, *, agent_id: str = AGENT, frame_type: str = FRAME_TYPE) -> None:
         """Give `path` a head frame for `(agent_id, frame_type)`."""
         metadata = build_metadata(agent_id=agent_id, frame_type=frame_type, source=Source.MANUAL)
-        ContextApi(self.database).put_frame(
+        ContextApi(self.store).put_frame(
             FrameDraft(
-                node_id=self.node_id(path),
-                agent_id=agent_id,
-                frame_type=frame_type,
+                key=FrameKey(self.node_id(path), agent_id, frame_type),
                 content=f"About {path}.",
                 metadata=metadata,
             )
@@ -131,9 +129,9 @@ def env(workspace: Workspace) -> Iterator[Env]:
     write_tree(workspace.root, FILES)
     scan(workspace)
     sink = ListSink()
-    with Database.open(workspace.database_path) as database:
-        generate = ContextGenerate(database, workspace_root=Path(workspace.root), sink=sink)
-        yield Env(workspace, database, sink, generate)
+    with backend(workspace) as store:
+        generate = ContextGenerate(store, workspace_root=Path(workspace.root), sink=sink)
+        yield Env(workspace, store, sink, generate)
 
 
 # -- resolving the target --------------------------------------------------------------
@@ -295,23 +293,19 @@ def test_items_carry_the_options_and_the_node_type(env: Env) -> None:
     assert [list(level) for level in plan.levels] == [
         [
             GenerationItem(
-                node_id=env.node_id(path),
+                key=FrameKey(env.node_id(path), "w2", "ft2"),
                 path=path,
                 node_type=NodeType.FILE,
-                agent_id="w2",
                 provider_name="p2",
-                frame_type="ft2",
             )
             for path in ("src/lib/c.py", "src/lib/d.py")
         ],
         [
             GenerationItem(
-                node_id=env.node_id("src/lib"),
+                key=FrameKey(env.node_id("src/lib"), "w2", "ft2"),
                 path="src/lib",
                 node_type=NodeType.DIRECTORY,
-                agent_id="w2",
                 provider_name="p2",
-                frame_type="ft2",
             )
         ],
     ]
@@ -525,16 +519,23 @@ def test_every_plan_gets_its_own_id(env: Env) -> None:
 # -- validate_plan ---------------------------------------------------------------------
 
 
+_KEY_FIELDS = FrameKey._fields
+
+
 def _item(node: str, path: str, **changes: Any) -> GenerationItem:
-    fields: dict[str, Any] = {
-        "node_id": node * 64,
-        "path": path,
-        "node_type": NodeType.FILE,
-        "agent_id": AGENT,
-        "provider_name": PROVIDER,
-        "frame_type": FRAME_TYPE,
-    }
-    return GenerationItem(**{**fields, **changes})
+    item = GenerationItem(
+        key=FrameKey(node * 64, AGENT, FRAME_TYPE),
+        path=path,
+        node_type=NodeType.FILE,
+        provider_name=PROVIDER,
+    )
+    return _replace(item, **changes)
+
+
+def _replace(item: GenerationItem, **changes: Any) -> GenerationItem:
+    """`item` with `changes`; `node_id`, `agent_id` and `frame_type` change its key."""
+    key_changes = {name: changes.pop(name) for name in _KEY_FIELDS if name in changes}
+    return dataclasses.replace(item, key=item.key._replace(**key_changes), **changes)
 
 
 def _plan(*levels: tuple[GenerationItem, ...], **changes: Any) -> GenerationPlan:
@@ -558,7 +559,7 @@ A, B, ROOT = _item("a", "a.txt"), _item("b", "b.txt"), _item("c", ".")
 def test_a_well_formed_plan_validates() -> None:
     validate_plan(_plan((A, B), (ROOT,)))
     # the same node for another frame type is another key
-    validate_plan(_plan((A, B), (dataclasses.replace(A, frame_type=OTHER_FRAME_TYPE),)))
+    validate_plan(_plan((A, B), (_replace(A, frame_type=OTHER_FRAME_TYPE),)))
 
 
 @pytest.mark.parametrize(
@@ -567,23 +568,17 @@ def test_a_well_formed_plan_validates() -> None:
         pytest.param(_plan((A,), (), (ROOT,)), "level 1 is empty", id="empty-level"),
         pytest.param(_plan((A, B), (A,)), "appears twice", id="duplicate-key"),
         pytest.param(
-            _plan((A,), (dataclasses.replace(A, provider_name="other"),)),
+            _plan((A,), (_replace(A, provider_name="other"),)),
             "appears twice",
             id="duplicate-key-other-provider",
         ),
         pytest.param(_plan((A, B), total_nodes=3), "total_nodes", id="wrong-total-nodes"),
         pytest.param(_plan((A, B), total_levels=2), "total_levels", id="wrong-total-levels"),
-        pytest.param(
-            _plan((dataclasses.replace(A, agent_id="bad agent!"),)), "agent_id", id="bad-agent"
-        ),
-        pytest.param(
-            _plan((dataclasses.replace(A, frame_type=""),)), "frame_type", id="bad-frame-type"
-        ),
-        pytest.param(_plan((dataclasses.replace(A, node_id=""),)), "node_id", id="no-node-id"),
-        pytest.param(
-            _plan((dataclasses.replace(A, node_id="abc"),)), "node_id", id="short-node-id"
-        ),
-        pytest.param(_plan((dataclasses.replace(A, path=""),)), "no path", id="no-path"),
+        pytest.param(_plan((_replace(A, agent_id="bad agent!"),)), "agent_id", id="bad-agent"),
+        pytest.param(_plan((_replace(A, frame_type=""),)), "frame_type", id="bad-frame-type"),
+        pytest.param(_plan((_replace(A, node_id=""),)), "node_id", id="no-node-id"),
+        pytest.param(_plan((_replace(A, node_id="abc"),)), "node_id", id="short-node-id"),
+        pytest.param(_plan((_replace(A, path=""),)), "no path", id="no-path"),
         pytest.param(_plan((A,), plan_id=""), "plan_id", id="no-plan-id"),
     ],
 )
