@@ -1,13 +1,20 @@
 """`merkle context generate` end to end: the real CLI in OS processes, the real store and
 queue, the OpenAI-compatible test server (seed 003, section 10).
 
-Concurrency tests start real `merkle` processes on one workspace and pace them
-through the server, never a clock: the server holds the answers for chosen
-nodes (`GatedLlmServer.hold`) while the test watches the store until the
-other process has submitted its work, then releases them. Which node a
-request is for is read from the first content block of its prompt. Every
-plan the CLI builds has priority `urgent` (there is no flag for another), so
-the "different priorities" of seed 003 cannot be expressed through the CLI.
+The tests of several plans at once run each generation as the command does,
+through `MerkleApp`, in a thread of the test process (`start_in_process`):
+each has its own store connections and queue owner, so they coordinate
+through the store exactly as two processes do, without paying for two
+process starts. Dedup across processes, SIGKILL and SIGINT keep real
+processes (test_queue_processes.py, test_generate_resume.py,
+test_sessions_cli.py), and the command's own output and exit codes are
+tested through the real entry point here. Runs are paced through the server,
+never a clock: the server holds the answers for chosen nodes
+(`GatedLlmServer.hold`) while the test watches the store until the other
+run has submitted its work, then releases them. Which node a request is for
+is read from the first content block of its prompt. Every plan the CLI
+builds has priority `urgent` (there is no flag for another), so the
+"different priorities" of seed 003 cannot be expressed through the CLI.
 """
 
 from __future__ import annotations
@@ -19,7 +26,11 @@ from typing import Any
 import pytest
 
 from tests.support.generate_cli import (
+    API_KEY,
     BROKEN_PROVIDER,
+    KEY_ENV,
+    WRONG_API_KEY,
+    WRONG_KEY_ENV,
     TREE_NODES,
     GenerateBench,
     generate_bench,
@@ -33,6 +44,13 @@ pytestmark = pytest.mark.timeout(120)
 
 RESULT_KEYS = {"plan_id", "successes", "failures", "level_summaries"}
 RESULT_KEYS |= {"total_generated", "total_failed"}
+
+
+@pytest.fixture(autouse=True)
+def keys_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keys the providers read, for the generations run in this process."""
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(WRONG_KEY_ENV, WRONG_API_KEY)
 
 
 @pytest.fixture
@@ -182,15 +200,15 @@ def test_frame_type_decides_which_heads_count_and_which_child_frames_are_sent(
         assert bench.heads("context") != bench.heads("other")
 
 
-# -- several processes (seed 003, section 10) ---------------------------------------------
+# -- several plans at once (seed 003, section 10) ------------------------------------------
 
 
 def test_two_plans_for_the_same_folder_share_frames_and_call_once_per_node(
     bench: GenerateBench,
 ) -> None:
     gate = bench.server.hold({"src/sub/deep/e.py"})
-    first = bench.start("context", "generate", "src/sub", "--json")
-    second = bench.start("context", "generate", "src/sub", "--json")
+    first = bench.start_in_process("src/sub")
+    second = bench.start_in_process("src/sub")
     # Both plans are open and both submitted their first level before anything finishes.
     bench.wait_until(
         "both plans to submit their first level",
@@ -210,9 +228,9 @@ def test_overlapping_plans_of_a_folder_and_its_parent_stay_stable_without_duplic
     bench: GenerateBench,
 ) -> None:
     gate = bench.server.hold({"src/sub/deep/e.py"})
-    inner = bench.start("context", "generate", "src/sub", "--json")
+    inner = bench.start_in_process("src/sub")
     bench.server.wait_for_calls({"src/sub/deep/e.py"})
-    outer = bench.start("context", "generate", "src", "--json")
+    outer = bench.start_in_process("src")
     bench.wait_until(
         "the parent's plan to join the first request",
         lambda: len(bench.open_plans()) == 2 and bench.joined("src/sub/deep/e.py") >= 1,
@@ -238,10 +256,10 @@ def test_a_direct_request_for_a_node_later_in_the_active_plan_is_shared(
     bench: GenerateBench,
 ) -> None:
     gate = bench.server.hold({"src/sub/deep/e.py"})
-    plan = bench.start("context", "generate", "src", "--json")
+    plan = bench.start_in_process("src")
     bench.server.wait_for_calls({"src/sub/deep/e.py"})
     # src/app.py is in the plan's third level: the direct request reaches the queue first.
-    direct = bench.start("context", "generate", "src/app.py", "--no-recursive", "--json")
+    direct = bench.start_in_process("src/app.py", recursive=False)
     bench.wait_until("the direct request", lambda: bench.plan_of("src/app.py") is not None)
     gate.release()
 
@@ -259,9 +277,9 @@ def test_a_plan_started_after_another_finished_part_reuses_its_heads(
     # Hold the whole-tree plan at the level of src/sub: everything deeper has frames.
     depth_one = {"src/app.py", "src/util.py", "src/sub", "docs/guide.md"}
     gate = bench.server.hold(depth_one)
-    first = bench.start("context", "generate", "--json")
+    first = bench.start_in_process()
     bench.server.wait_for_calls(depth_one)
-    second = bench.start("context", "generate", "src/sub", "--json")
+    second = bench.start_in_process("src/sub")
     bench.wait_until(
         "the second plan to join src/sub",
         lambda: len(bench.open_plans()) == 2 and bench.joined("src/sub") >= 1,
@@ -283,9 +301,9 @@ def test_a_higher_branch_during_a_subbranch_plan_joins_pending_work_and_reuses_h
 ) -> None:
     second_level = {"src/sub/c.py", "src/sub/d.py", "src/sub/deep"}
     gate = bench.server.hold(second_level)
-    branch = bench.start("context", "generate", "src/sub", "--json")
+    branch = bench.start_in_process("src/sub")
     bench.server.wait_for_calls(second_level)
-    trunk = bench.start("context", "generate", "src", "--json")
+    trunk = bench.start_in_process("src")
     bench.wait_until(
         "the higher branch to join the held level",
         lambda: (
@@ -311,9 +329,9 @@ def test_a_single_file_already_in_the_active_plan_joins_it_without_a_second_call
     bench: GenerateBench,
 ) -> None:
     gate = bench.server.hold({"src/sub/deep/e.py"})
-    plan = bench.start("context", "generate", "src", "--json")
+    plan = bench.start_in_process("src")
     bench.server.wait_for_calls({"src/sub/deep/e.py"})
-    single = bench.start("context", "generate", "src/sub/deep/e.py", "--no-recursive", "--json")
+    single = bench.start_in_process("src/sub/deep/e.py", recursive=False)
     bench.wait_until("the single file to join", lambda: bench.joined("src/sub/deep/e.py") >= 1)
     gate.release()
 
@@ -333,9 +351,9 @@ def test_a_direct_request_outside_the_active_plan_waits_for_the_plan_to_finish(
     # Slow answers: a request that did not wait would reach the server mid-plan.
     with generate_bench(tmp_path, default=Reply.answer(delay_s=0.2)) as bench:
         gate = bench.server.hold({"src/sub/deep/e.py"})
-        plan = bench.start("context", "generate", "src", "--json")
+        plan = bench.start_in_process("src")
         bench.server.wait_for_calls({"src/sub/deep/e.py"})
-        direct = bench.start("context", "generate", "docs/guide.md", "--no-recursive", "--json")
+        direct = bench.start_in_process("docs/guide.md", recursive=False)
         bench.wait_until("the direct request", lambda: bench.plan_of("docs/guide.md") is not None)
         gate.release()
 
@@ -350,8 +368,8 @@ def test_a_direct_request_outside_the_active_plan_waits_for_the_plan_to_finish(
 def test_a_failing_process_does_not_block_another_from_finishing_its_plan(
     bench: GenerateBench,
 ) -> None:
-    failing = bench.start("context", "generate", "docs", "--provider", BROKEN_PROVIDER, "--json")
-    working = bench.start("context", "generate", "src", "--json")
+    failing = bench.start_in_process("docs", provider=BROKEN_PROVIDER)
+    working = bench.start_in_process("src")
 
     failing_result, working_result = bench.finish_all([failing, working])
 

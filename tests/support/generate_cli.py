@@ -13,10 +13,17 @@
 - `finish_all` waits for processes and fails fast, with a diagnosis, when the
   store shows the active plan waiting on a request the queue will not run
   while that plan is open.
+- `AppGeneration` (`GenerateBench.start_in_process`) is `merkle context generate
+  --json` run in a thread of the test process through `MerkleApp`: the same
+  plan, queue and store coordination, without a process start. The tests of
+  several plans at once use it; the process boundary is kept where it is the
+  point (dedup across processes, SIGKILL, SIGINT, the command's own output).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import signal
@@ -32,6 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from merkle.app import MerkleApp
+from merkle.config import load_settings
+from merkle.context.generation.orchestrator import GenerationResult
+from merkle.context.generation.plan import GenerationPlan
+from merkle.errors import MerkleError
 from merkle.workspace.init import init_workspace
 from merkle.workspace.layout import Workspace
 from tests.conftest import write_tree
@@ -265,6 +277,75 @@ class CliProcess:
             self._stderr.close()
 
 
+class AppGeneration:
+    """`merkle context generate [PATH] --json` in a thread of this process, through the app.
+
+    Its result reads as the command's would: the exit status and the `--json`
+    document (an error: its message on stderr, with the error's exit status).
+    `kill` cancels the run as Ctrl-C does.
+    """
+
+    def __init__(
+        self, app: MerkleApp, path: str | None, *, recursive: bool, provider: str | None
+    ) -> None:
+        self.args = ["context", "generate", *([path] if path else [])]
+        self.args += [*([] if recursive else ["--no-recursive"]), "--json"]
+        self._app = app
+        self._options: dict[str, Any] = {"path": path, "recursive": recursive, "provider": provider}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[GenerationResult] | None = None
+        self._started = threading.Event()
+        self.result: CliResult | None = None
+        self._thread = threading.Thread(target=self._main, name="app-generation", daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        try:
+            with self._app as app:
+                options = app.generate_options(**self._options)
+                outcome = app.plan(options, cwd=app.workspace.root)
+                result = None if outcome.plan is None else asyncio.run(self._execute(outcome.plan))
+            document = result.to_json() if result is not None else {"plan_id": None}
+            document |= {"target_path": outcome.target.path, "skipped": list(outcome.skipped)}
+            failed = result is not None and bool(result.total_failed or result.error)
+            self.result = CliResult(1 if failed else 0, json.dumps(document), "")
+        except MerkleError as error:
+            self.result = CliResult(error.exit_code, "", error.message)
+        except (Exception, asyncio.CancelledError) as error:
+            self.result = CliResult(
+                130 if isinstance(error, asyncio.CancelledError) else 99, "", repr(error)
+            )
+        finally:
+            self._started.set()
+
+    async def _execute(self, plan: GenerationPlan) -> GenerationResult:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()  # type: ignore[assignment]
+        self._started.set()
+        return await self._app.execute(plan)
+
+    def running(self) -> bool:
+        """Whether the generation has not ended yet."""
+        return self._thread.is_alive()
+
+    def collect(self) -> CliResult:
+        """The result of the ended generation."""
+        self._thread.join(timeout=GATE_SAFETY_S)
+        assert self.result is not None, "the generation did not end"
+        return self.result
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Cancel the run (as an interrupt would) and wait for it."""
+        self._started.wait(GATE_SAFETY_S)
+        if self._loop is not None and self._task is not None and self.running():
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(timeout=GATE_SAFETY_S)
+
+    def close(self) -> None:
+        """Cancel the run if it still goes on."""
+        self.kill()
+
+
 @dataclass
 class GenerateBench:
     """A scanned workspace configured for the test server, and the processes started on it."""
@@ -272,7 +353,7 @@ class GenerateBench:
     workspace: Workspace
     server: GatedLlmServer
     xdg: Path
-    processes: list[CliProcess] = field(default_factory=list)
+    processes: list[CliProcess | AppGeneration] = field(default_factory=list)
 
     @property
     def root(self) -> Path:
@@ -306,6 +387,27 @@ class GenerateBench:
         process = CliProcess(args, cwd=self.root, env=self.env)
         self.processes.append(process)
         return process
+
+    def app(self) -> MerkleApp:
+        """The workspace's app with its configuration file only (no user file, no
+        environment variables), as the bench's commands see it."""
+        settings = load_settings(
+            workspace_config=self.workspace.config_path,
+            workspace_root=self.root,
+            user_config=None,
+            environ={},
+        )
+        return MerkleApp(self.workspace, settings)
+
+    def start_in_process(
+        self, path: str | None = None, *, recursive: bool = True, provider: str | None = None
+    ) -> AppGeneration:
+        """Start `merkle context generate [PATH] --json` in a thread of this process; it is
+        cancelled when the bench closes. The keys the providers read must be in this
+        process's environment (`keys_in_environment`)."""
+        generation = AppGeneration(self.app(), path, recursive=recursive, provider=provider)
+        self.processes.append(generation)
+        return generation
 
     def scan(self) -> None:
         """Rescan the workspace (in this process)."""
@@ -428,7 +530,7 @@ class GenerateBench:
         ]
 
     def finish_all(
-        self, processes: Sequence[CliProcess], *, timeout_s: float = 45.0
+        self, processes: Sequence[CliProcess | AppGeneration], *, timeout_s: float = 45.0
     ) -> list[CliResult]:
         """Wait for `processes` and return their results.
 
@@ -452,7 +554,7 @@ class GenerateBench:
             time.sleep(POLL_S)
         return [process.collect() for process in processes]
 
-    def _fail(self, processes: Sequence[CliProcess], why: str) -> None:
+    def _fail(self, processes: Sequence[CliProcess | AppGeneration], why: str) -> None:
         rows = self.request_rows()
         plans = self.open_plans()
         for process in processes:

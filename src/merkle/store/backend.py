@@ -217,11 +217,14 @@ class QueueRepository(Protocol):
 
     def abandon(self, *, owner: str, now_ns: int) -> list[int]:
         """`owner` stops (Ctrl-C): drop its waits, cancel the live requests nobody else
-        waits on, and hand back the rest. Returns the cancelled request ids."""
+        waits on - except one another owner runs under a live lease, which is left to
+        finish (cancelling it would free its key for a second call) - and hand back
+        the rest. Returns the cancelled request ids."""
         ...
 
     def owners(self) -> set[str]:
-        """Every process that holds a lease on a request or a plan."""
+        """Every owner named on a processing request or an open plan, whether or not its
+        lease has lapsed (an expired owner stays named until its work is taken over)."""
         ...
 
     def expire(self, owner: str) -> None:
