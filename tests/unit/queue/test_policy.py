@@ -1,4 +1,5 @@
-"""The queue's pure scheduling decisions: retry after a failure, and an agent's start interval.
+"""The queue's pure scheduling decisions: retry after a failure, an agent's start interval,
+and which agents may not start a call now.
 
 Fixed inputs and a seeded random generator; the expected jitter is computed
 from a generator with the same seed.
@@ -12,7 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from merkle.context.queue.policy import RetrySettings, decide_retry, min_interval_s
+from merkle.context.queue.policy import (
+    AgentLimits,
+    RetrySettings,
+    blocked_agents,
+    decide_retry,
+    min_interval_s,
+)
+from merkle.store import AgentLoad
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -147,3 +155,38 @@ def test_min_interval_is_the_stricter_of_rate_and_interval(
 ) -> None:
     found = min_interval_s(requests_per_minute=requests_per_minute, min_interval_s=interval_s)
     assert found == pytest.approx(expected)
+
+
+# -- per-agent blocking ------------------------------------------------------------------
+
+NOW_NS = 1_000_000_000_000
+DEFAULT = AgentLimits(max_concurrent=2)
+
+
+def blocked(*load: AgentLoad, limits: dict[str, AgentLimits] | None = None) -> list[str]:
+    return blocked_agents(load, limits=limits or {}, default=DEFAULT, now_ns=NOW_NS)
+
+
+def test_an_agent_at_its_concurrency_limit_is_blocked_below_it_is_not() -> None:
+    assert blocked(AgentLoad("a", 2, None), AgentLoad("b", 1, None)) == ["a"]
+
+
+def test_an_agent_own_limit_overrides_the_default() -> None:
+    limits = {"a": AgentLimits(max_concurrent=5), "b": AgentLimits(max_concurrent=1)}
+    assert blocked(AgentLoad("a", 2, None), AgentLoad("b", 1, None), limits=limits) == ["b"]
+
+
+def test_an_agent_inside_its_minimum_interval_is_blocked_until_it_ends() -> None:
+    limits = {"a": AgentLimits(max_concurrent=9, min_interval_ns=100)}
+    assert blocked(AgentLoad("a", 0, NOW_NS - 99), limits=limits) == ["a"]
+    assert blocked(AgentLoad("a", 0, NOW_NS - 100), limits=limits) == []
+
+
+def test_an_agent_that_never_started_a_call_is_free() -> None:
+    limits = {"a": AgentLimits(max_concurrent=1, min_interval_ns=10**12)}
+    assert blocked(AgentLoad("a", 0, None), limits=limits) == []
+
+
+def test_the_blocked_agents_come_sorted_whatever_the_load_order() -> None:
+    load = [AgentLoad(name, 3, None) for name in ("c", "a", "b")]
+    assert blocked(*load) == ["a", "b", "c"]
