@@ -83,9 +83,9 @@ class QueueProducer:
 
     def _submit(self, requests: list[FrameRequest], wait: bool) -> list[_Submitted]:
         """On the store's thread: the head short-circuits, then one write for the rest."""
-        backend, api = self._store.backend, self._store.api
+        backend = self._store.backend
         with backend.transaction():
-            heads = [api.head(request.key) for request in requests]
+            heads = [backend.frames.head(request.key) for request in requests]
             new = [
                 NewRequest(
                     key=request.key,

@@ -144,12 +144,12 @@ class QueueWorker:
     def _settled_by(self, claimed: StoredRequest) -> str | None:
         """The frame written for this request already (by a process that died before
         recording it), which settles it without another provider call."""
-        frame = self._store.api.head(claimed.key)
-        if frame is None:
+        head = self._store.backend.frames.head(claimed.key)
+        if head is None:
             return None
-        if claimed.force and frame.frame_id == claimed.superseded_frame_id:
+        if claimed.force and head.frame_id == claimed.superseded_frame_id:
             return None
-        return frame.frame_id
+        return head.frame_id
 
     async def _idle(self) -> None:
         """Wait until claiming may find work: a wake, a due time, another process's

@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from merkle.errors import StoreCorrupt, StoreError, StoreReadOnly
@@ -64,11 +63,9 @@ class SqliteBackend:
         """Sessions and events."""
         return self._events
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """One write transaction around the calls made inside it (nested: a savepoint)."""
-        with self.connection.transaction():
-            yield
+        return self.connection.transaction()
 
     def change_marker(self) -> int:
         """SQLite's `data_version`: it changes when another connection commits."""

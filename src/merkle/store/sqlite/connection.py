@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from typing import Any
 
 from merkle.errors import (
@@ -114,38 +114,51 @@ class SqliteConnection:
         except sqlite3.Error as error:
             raise translate(error, self.location) from error
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> _Transaction:
         """A write transaction, committed on success and rolled back on any error; a
         nested one is a savepoint of the outer."""
-        depth = self._depth
-        savepoint = f"merkle_{depth}"
-        self.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {savepoint}")
-        self._depth = depth + 1
-        try:
-            yield
-        except BaseException:
-            self._depth = depth
-            # SQLite may have rolled back already (a full disk, an I/O error).
-            with suppress(sqlite3.Error):
-                if depth == 0:
-                    self.raw.execute("ROLLBACK")
-                else:
-                    self.raw.execute(f"ROLLBACK TO {savepoint}")
-                    self.raw.execute(f"RELEASE {savepoint}")
-            raise
-        self._depth = depth
-        if depth == 0:
-            try:
-                self.execute("COMMIT")
-            except StoreError:
-                with suppress(sqlite3.Error):
-                    self.raw.execute("ROLLBACK")
-                raise
-        else:
-            self.execute(f"RELEASE {savepoint}")
+        return _Transaction(self)
 
     def close(self) -> None:
         """Close the connection."""
         with suppress(sqlite3.Error):
             self.raw.close()
+
+
+class _Transaction:
+    """`SqliteConnection.transaction()`: a plain class, not a generator, because the
+    queue enters several per request."""
+
+    __slots__ = ("_connection", "_depth")
+
+    def __init__(self, connection: SqliteConnection) -> None:
+        self._connection = connection
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        connection = self._connection
+        self._depth = depth = connection._depth
+        connection.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT merkle_{depth}")
+        connection._depth = depth + 1
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        connection, depth = self._connection, self._depth
+        connection._depth = depth
+        if exc_type is not None:
+            # SQLite may have rolled back already (a full disk, an I/O error).
+            with suppress(sqlite3.Error):
+                if depth == 0:
+                    connection.raw.execute("ROLLBACK")
+                else:
+                    connection.raw.execute(f"ROLLBACK TO merkle_{depth}")
+                    connection.raw.execute(f"RELEASE merkle_{depth}")
+            return
+        if depth:
+            connection.execute(f"RELEASE merkle_{depth}")
+            return
+        try:
+            connection.execute("COMMIT")
+        except StoreError:
+            with suppress(sqlite3.Error):
+                connection.raw.execute("ROLLBACK")
+            raise

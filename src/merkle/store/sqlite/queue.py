@@ -87,7 +87,6 @@ class SqliteQueue:
         waiter = owner if wait else DETACHED
         results: list[Enqueued] = []
         with self._db.transaction():
-            live_before = self.live_count()
             for new in requests:
                 (row,) = self._db.all(
                     _UPSERT,
@@ -112,10 +111,13 @@ class SqliteQueue:
                     (stored.request_id, waiter),
                 )
             added = sum(1 for result in results if not result.joined)
-            if added and live_before + added > max_live:
+            # Counted after the writes, and only when something was added: a join
+            # takes no room, and the rollback undoes a batch that does not fit.
+            live = self.live_count() if added else 0
+            if live > max_live:
                 raise QueueFull(
-                    f"the queue is full ({live_before:,} requests pending or processing)",
-                    live=live_before,
+                    f"the queue is full ({live - added:,} requests pending or processing)",
+                    live=live - added,
                     hint="wait for the running work to finish, then try again",
                 )
         return results
