@@ -7,9 +7,9 @@ validation, planning and running a generation, reads and the manual write,
 sessions. Wiring that would be copied into a second place is a missing
 method here.
 
-The generation machinery (asyncio, the queue, the orchestrator, the frame
-writer) is imported by the methods that run it: most commands never need
-it, and importing it costs more than a no-change rescan.
+The generation machinery (asyncio, the queue and its contract, the
+orchestrator, the frame writer) is imported by the methods that run it: most
+commands never need it, and importing it costs more than a no-change rescan.
 """
 
 from __future__ import annotations
@@ -26,14 +26,6 @@ from typing import TYPE_CHECKING, Any
 from merkle.agents import AgentProfile, AgentRegistry
 from merkle.config import Settings, load_settings, user_config_path
 from merkle.context.api import ContextApi, ContextRead, FrameDraft, PutResult
-from merkle.context.queue import (
-    AgentLimits,
-    EventSink,
-    FrameGenerator,
-    QueueSettings,
-    RetrySettings,
-    min_interval_s,
-)
 from merkle.errors import UsageError
 from merkle.metadata import Source, build_metadata
 from merkle.metadata.credentials import redact
@@ -42,6 +34,7 @@ from merkle.store import Frame, FrameKey, NodeRecord, StorageBackend, open_store
 from merkle.telemetry.bus import EventBus, MemoryRecorder
 from merkle.telemetry.model import new_session_id
 from merkle.telemetry.reader import PruneResult, SessionReader
+from merkle.telemetry.sink import EventSink
 from merkle.telemetry.writer import SessionWriter
 from merkle.tree.paths import canonicalise
 from merkle.workspace.init import InitResult, init_workspace
@@ -55,6 +48,7 @@ if TYPE_CHECKING:
     from merkle.context.generation.orchestrator import GenerationResult
     from merkle.context.generation.plan import GenerationPlan
     from merkle.context.generation.planner import GenerateOptions, PlanOutcome
+    from merkle.context.queue import AgentLimits, FrameGenerator, QueueSettings
     from merkle.context.queue.queue import FrameGenerationQueue
 
 
@@ -69,6 +63,8 @@ def scrub_text(text: str) -> str:
 
 def agent_limits(agents: Iterable[AgentProfile]) -> dict[str, AgentLimits]:
     """Each agent's concurrency and start-interval limits, as the queue enforces them."""
+    from merkle.context.queue import AgentLimits, min_interval_s  # deferred: see above
+
     return {
         agent.agent_id: AgentLimits(
             max_concurrent=agent.max_concurrent,
@@ -263,6 +259,8 @@ class MerkleApp:
 
     def queue_settings(self, **changes: Any) -> QueueSettings:
         """The queue's settings from the configuration, with `changes` over them."""
+        from merkle.context.queue import QueueSettings, RetrySettings  # deferred: see above
+
         values: dict[str, Any] = {
             "max_live": self.settings.generation.queue_max_size,
             "retry": RetrySettings(max_attempts=self.settings.generation.max_attempts),
