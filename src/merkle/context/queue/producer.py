@@ -86,6 +86,11 @@ class QueueProducer:
         backend = self._store.backend
         with backend.transaction():
             heads = [backend.frames.head(request.key) for request in requests]
+            # A key with a head is answered by it, unless the request forces a new frame.
+            answered = [
+                head.frame_id if head is not None and not request.force else None
+                for request, head in zip(requests, heads, strict=True)
+            ]
             new = [
                 NewRequest(
                     key=request.key,
@@ -96,10 +101,10 @@ class QueueProducer:
                     plan_id=request.plan_id,
                     force=request.force,
                     # A forced request must replace this head, whatever the clock says.
-                    superseded_frame_id=head.frame_id if head and request.force else None,
+                    superseded_frame_id=head.frame_id if head is not None else None,
                 )
-                for request, head in zip(requests, heads, strict=True)
-                if head is None or request.force
+                for request, head, frame_id in zip(requests, heads, answered, strict=True)
+                if frame_id is None
             ]
             stored = iter(
                 backend.queue.enqueue(
@@ -110,14 +115,7 @@ class QueueProducer:
                     wait=wait,
                 )
             )
-        answered = [
-            head is not None and not request.force
-            for request, head in zip(requests, heads, strict=True)
-        ]
-        return [
-            (head.frame_id if head else None, None) if done else (None, next(stored))
-            for head, done in zip(heads, answered, strict=True)
-        ]
+        return [(frame_id, None if frame_id else next(stored)) for frame_id in answered]
 
     def _result(self, request: FrameRequest, submitted: _Submitted) -> EnqueueResult:
         head, enqueued = submitted

@@ -269,15 +269,13 @@ class QueueWorker:
     ) -> tuple[StoredRequest | None, Claimed | None, bool]:
         """Write the paid-for draft and record it; a busy store is waited out a few
         times rather than calling the provider again."""
-        for attempt in range(1, _STORE_ATTEMPTS + 1):
+        for attempt in range(1, _STORE_ATTEMPTS):
             try:
                 # Shielded: once the frame exists, an interrupt must not lose its record.
                 return await asyncio.shield(self._store.call(self._complete, claimed, draft))
             except StoreBusy:
-                if attempt == _STORE_ATTEMPTS:
-                    raise
                 await asyncio.sleep(self._settings.poll_s * 2**attempt)
-        raise AssertionError("unreachable")
+        return await asyncio.shield(self._store.call(self._complete, claimed, draft))
 
     def _complete(
         self, claimed: StoredRequest, draft: FrameDraft
