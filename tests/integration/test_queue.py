@@ -28,7 +28,7 @@ from merkle.context.queue import (
     RetrySettings,
 )
 from merkle.context.queue.queue import FrameGenerationQueue
-from merkle.errors import QueueFull
+from merkle.errors import QueueFull, StoreBusy
 from merkle.metadata import Source, build_metadata
 from merkle.workspace.layout import Workspace
 from tests.support.apps import app_of
@@ -769,3 +769,18 @@ def test_an_idle_worker_takes_no_write_lock(bench: QueueBench) -> None:
 
     run_scenario(scenario())
     assert bench.server_paths() == [f(0), f(1)]
+
+
+def test_a_busy_store_at_enqueue_is_a_store_busy_error_with_a_hint(bench: QueueBench) -> None:
+    async def scenario() -> None:
+        async with running_queue(bench, busy_timeout_ms=50) as queue:
+            with bench.write_lock(), pytest.raises(StoreBusy) as caught:
+                await queue.enqueue(bench.request(f(0)))
+            assert "locked by another process" in caught.value.message
+            assert caught.value.hint and "let it finish" in caught.value.hint
+            assert bench.rows() == []  # nothing half-stored
+            # Once the lock is gone, the same submission goes through.
+            await asyncio.wait_for(queue.enqueue_and_wait(bench.request(f(0))), 5)
+
+    run_scenario(scenario())
+    assert bench.server_paths() == [f(0)]
