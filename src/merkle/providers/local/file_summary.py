@@ -4,7 +4,9 @@ A file the payload marks as binary is described from its name and size. A
 text cut short by the payload's size budget has its truncation marker taken
 off and noted, so the outliner reads only real content. A text that does not
 parse in the format its name promises falls back to a simpler outline, with
-a note that says why.
+a note that says why; so does a text an outliner fails on for any other
+reason, and if even that fails, the summary says only what the file is.
+Summarising never fails a node because of what the file holds.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def summarise_file(block: Block) -> str:
             block.path, outline_binary(block.path, block.attributes.get("size_bytes"))
         )
     text, marker = split_truncation(block.body)
-    outline = _outline(block.path, text, truncated=marker is not None)
+    outline = _robust_outline(block.path, text, truncated=marker is not None)
     if marker is not None:
         note = (
             f"the file was cut short before it was sent ({code(marker)}); "
@@ -70,6 +72,20 @@ def split_truncation(body: str) -> tuple[str, str | None]:
     if last.startswith(TRUNCATION_MARKER):
         return head, last.strip()
     return body, None
+
+
+def _robust_outline(path: str, text: str, *, truncated: bool) -> Outline:
+    """`_outline`, or a plainer outline when an outliner fails on this text."""
+    try:
+        return _outline(path, text, truncated=truncated)
+    except Exception as error:  # an outliner's bug must not fail the node
+        failed = type(error).__name__
+        note = f"the outliner failed on this file ({failed}), so this outline is a plain one."
+    try:
+        return _with_note(outline_generic(path, text), note)
+    except Exception:
+        lines = text.count("\n") + (not text.endswith("\n"))
+        return Outline(summary=None, facts=f"Text file, {lines:,} lines.", notes=(note,))
 
 
 def _outline(path: str, text: str, *, truncated: bool) -> Outline:

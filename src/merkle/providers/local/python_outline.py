@@ -324,10 +324,9 @@ def _decorated(node: ast.ClassDef | _FunctionNode) -> str:
 
 
 def _doc_suffix(node: ast.ClassDef | _FunctionNode) -> str:
-    docstring = ast.get_docstring(node)
-    if not docstring:
-        return ""
-    return " — " + clip(docstring.strip().splitlines()[0], _MAX_DOC_CHARS)
+    lines = (ast.get_docstring(node) or "").strip().splitlines()
+    # A docstring of only white space has no first line to show.
+    return " — " + clip(lines[0], _MAX_DOC_CHARS) if lines else ""
 
 
 def _constants(tree: ast.Module) -> list[str]:

@@ -168,3 +168,15 @@ def test_invalid_escape_sequences_do_not_leak_warnings() -> None:
     # pytest turns warnings into errors here: a leaked SyntaxWarning fails the test.
     summary = summarise_file("pkg/regex.py", 'PATTERN = "\\d+"\n')
     assert "PATTERN" in summary
+
+
+def test_a_docstring_of_only_white_space_is_no_summary_and_no_failure() -> None:
+    # As in the standard library's test/test_code.py: the docstring is blank lines.
+    text = 'def misshappen():\n    """\n\n\n    """\n    return 4\n\n\nclass Empty:\n    """ """\n'
+
+    summary = summarise_file("pkg/shapes.py", text)
+
+    assert "`misshappen()`" in summary
+    assert "`Empty`" in summary
+    assert "misshappen() —" not in summary
+    assert "does not parse" not in summary and "outliner failed" not in summary
