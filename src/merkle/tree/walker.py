@@ -42,6 +42,11 @@ class IgnoreRules(Protocol):
         """Whether the entry at canonical `path` is left out of the tree."""
         ...
 
+    def problems(self) -> list[tuple[str, str]]:
+        """`(path, message)` for what is wrong with the rule files of the directory last
+        entered (each problem skips a rule, never the scan)."""
+        ...
+
     @property
     def signature(self) -> str:
         """A fingerprint of the rule files of the directory entered: it changes when they do."""
@@ -267,6 +272,8 @@ class _Walk:
             return None
         signature = inner.signature
         walked = _walked_directory(path, abs_path, info, signature, self.now_ns)
+        for rule_file, message in inner.problems():
+            self.warn(walked, rule_file, message)
         children_dirty = rules_dirty or cached is None or cached.rules_signature != signature
         seen: set[str] = set()
         for entry in entries:

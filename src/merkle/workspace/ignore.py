@@ -15,13 +15,10 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Collection
-from typing import TYPE_CHECKING
 
 from merkle.tree.builtin_ignore import is_builtin_ignored
 from merkle.tree.paths import ROOT, name_of
-
-if TYPE_CHECKING:
-    from pathspec import GitIgnoreSpec
+from merkle.workspace.gitignore import GitPattern, InvalidPattern, decide, parse_pattern
 
 RULE_FILES = (".gitignore", ".merkleignore")
 MAX_RULE_FILE_BYTES = 1 << 20
@@ -47,50 +44,56 @@ def _read_rule_file(abs_path: str) -> list[str]:
     return data.decode("utf-8", "replace").splitlines()
 
 
-def _compile(lines: list[str]) -> GitIgnoreSpec:
-    """The spec of `lines`, leaving out invalid patterns as git does."""
-    # Deferred: pathspec takes ~20 ms to import, and a rescan that lists no
-    # directory again never compiles a rule.
-    from pathspec import GitIgnoreSpec
-
-    try:
-        return GitIgnoreSpec.from_lines(lines)
-    except ValueError:
-        valid = [line for line in lines if _is_valid_pattern(line)]
-        return GitIgnoreSpec.from_lines(valid)
-
-
-def _is_valid_pattern(line: str) -> bool:
-    from pathspec import GitIgnoreSpec
-
-    try:
-        GitIgnoreSpec.from_lines([line])
-    except ValueError:
-        return False
-    return True
-
-
 class _RuleLevel:
     """The rule files of one directory, read and compiled on first use.
 
     A rescan that lists no directory again never needs them.
     """
 
-    __slots__ = ("_files", "_loaded", "_spec", "base")
+    __slots__ = ("_files", "_loaded", "_patterns", "_problems", "base")
 
     def __init__(self, base: str, files: tuple[str, ...]) -> None:
         self.base = base
         self._files = files
-        self._spec: GitIgnoreSpec | None = None
+        self._patterns: list[GitPattern] = []
+        self._problems: list[tuple[str, str]] = []
         self._loaded = False
 
-    def spec(self) -> GitIgnoreSpec | None:
+    def patterns(self) -> list[GitPattern]:
+        """The level's patterns, in file order (a `.merkleignore` after the `.gitignore`)."""
         if not self._loaded:
-            lines = [line for path in self._files for line in _read_rule_file(path)]
-            if any(line.strip() and not line.startswith("#") for line in lines):
-                self._spec = _compile(lines)
-            self._loaded = True
-        return self._spec
+            self._load()
+        return self._patterns
+
+    def problems(self) -> list[tuple[str, str]]:
+        """`(rule file's path, message)` for each pattern left out as invalid."""
+        if not self._loaded:
+            self._load()
+        return self._problems
+
+    def _load(self) -> None:
+        self._loaded = True
+        for file in self._files:
+            for number, line in enumerate(_read_rule_file(file), start=1):
+                try:
+                    pattern = parse_pattern(line)
+                except InvalidPattern as why:
+                    self._problems.append(
+                        (
+                            self._workspace_path(file),
+                            f"line {number}: the pattern {line!r} is invalid ({why});"
+                            " it is skipped, as git skips it",
+                        )
+                    )
+                    continue
+                if pattern is not None:
+                    self._patterns.append(pattern)
+
+    def _workspace_path(self, file: str) -> str:
+        name = os.path.basename(file)
+        if name == "exclude":
+            return ".git/info/exclude"
+        return name if self.base == ROOT else f"{self.base}/{name}"
 
 
 class WorkspaceIgnore:
@@ -129,16 +132,23 @@ class WorkspaceIgnore:
         """The fingerprint of the rule files of the directory last entered."""
         return self._signature
 
+    def problems(self) -> list[tuple[str, str]]:
+        """The invalid patterns of the rule files of the directory last entered, as
+        `(rule file's path, message)`: each is skipped, as git skips it."""
+        if not self._levels or not self._signature:
+            return []
+        return self._levels[-1].problems()
+
     def is_ignored(self, path: str, *, is_dir: bool) -> bool:
         """Whether the entry at canonical `path` is left out."""
         if is_builtin_ignored(name_of(path), is_dir=is_dir):
             return True
         for level in reversed(self._levels):
-            spec = level.spec()
-            if spec is None:
+            patterns = level.patterns()
+            if not patterns:
                 continue
             relative = path if level.base == ROOT else path[len(level.base) + 1 :]
-            result = spec.check_file(relative + "/" if is_dir else relative)
-            if result.include is not None:
-                return bool(result.include)
+            ignored = decide(patterns, relative, is_dir=is_dir)
+            if ignored is not None:
+                return ignored
         return False

@@ -128,3 +128,17 @@ def test_a_rule_file_that_is_a_link_is_not_read(tmp_path: Path) -> None:
 def test_invalid_patterns_are_left_out_and_the_rest_still_apply(tmp_path: Path) -> None:
     (tmp_path / ".gitignore").write_text("!\n*.log\n")
     assert rules_at(tmp_path, ".").is_ignored("x.log", is_dir=False)
+
+
+def test_a_pattern_that_is_not_a_valid_glob_is_skipped_and_named(tmp_path: Path) -> None:
+    # `[z-a]` is an empty range: git skips the pattern; the rest of the file applies.
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / ".gitignore").write_text("# notes\n[z-a].py\n*.log\n")
+    rules = rules_at(tmp_path, "pkg")
+
+    assert rules.is_ignored("pkg/x.log", is_dir=False)
+    assert not rules.is_ignored("pkg/a.py", is_dir=False)
+    [(rule_file, message)] = rules.problems()
+    assert rule_file == "pkg/.gitignore"
+    assert message.startswith("line 2: the pattern '[z-a].py' is invalid")
+    assert rules_at(tmp_path, ".").problems() == []
