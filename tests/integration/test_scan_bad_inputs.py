@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tracemalloc
+import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -354,3 +355,22 @@ def test_directory_named_like_a_rule_file_is_scanned_as_a_directory(
         f"src/{name}",
         f"src/{name}/notes.txt",
     }
+
+
+def test_a_decomposed_name_is_stored_composed_and_generated_by_its_name_on_disk(
+    merkle: Merkle, workspace: Workspace
+) -> None:
+    # NFD on disk, as some file systems and archives write names; NFC in the tree.
+    decomposed_dir, decomposed_file = "pk\u0301g", "cafe\u0301.py"
+    (workspace.root / decomposed_dir).mkdir()
+    (workspace.root / decomposed_dir / decomposed_file).write_text("MENU = ['tea']\n")
+    assert merkle("scan", cwd=workspace.root).code == 0
+
+    generated = merkle("context", "generate", "--json", cwd=workspace.root)
+
+    assert generated.code == 0, generated.stdout + generated.stderr
+    assert generated.json()["total_failed"] == 0
+    composed = unicodedata.normalize("NFC", f"{decomposed_dir}/{decomposed_file}")
+    assert composed in tree_paths(workspace.root)
+    read = merkle("context", "get", composed, "--json", cwd=workspace.root)
+    assert read.code == 0 and "MENU" in read.json()["content"]

@@ -39,6 +39,29 @@ def normalise_name(name: str) -> str:
     return unicodedata.normalize("NFC", name)
 
 
+def on_disk(root: str, path: str) -> str:
+    """The absolute path of canonical `path` under `root`, spelt as the names are on disk.
+
+    Paths are NFC for identity only: a file whose name is stored decomposed
+    (NFD, as some file systems and archives write it) is opened by that name.
+    A component with no name on disk that normalises to it is kept as it is,
+    so opening the result fails as for any missing file.
+    """
+    current = root
+    for component in [] if path == ROOT else path.split("/"):
+        candidate = os.path.join(current, component)
+        if not os.path.lexists(candidate):
+            try:
+                names = os.listdir(current)
+            except OSError:
+                names = []
+            found = [name for name in names if normalise_name(name) == component]
+            if len(found) == 1:
+                candidate = os.path.join(current, found[0])
+        current = candidate
+    return current
+
+
 def canonicalise(root: Path, path: str | Path, *, cwd: Path | None = None) -> str:
     """The canonical workspace path of `path`, absolute or relative to `cwd`.
 

@@ -29,7 +29,7 @@ from merkle.providers.base import Message, Role
 from merkle.providers.payload import child_block, directory_block, file_block
 from merkle.store import FrameKey, FrameRepository, NodeRecord, NodeRepository, NodeType
 from merkle.tree.builtin_ignore import is_builtin_ignored
-from merkle.tree.paths import name_of
+from merkle.tree.paths import name_of, on_disk
 
 CHUNK_BYTES = 1 << 20
 _SNIFF_BYTES = 8192
@@ -187,8 +187,8 @@ class PromptBuilder:
     def _read_verified(self, record: NodeRecord) -> tuple[bytes, int]:
         """The first `budget` bytes of the file and its size, after checking that the
         whole file still hashes to the scanned content."""
-        absolute = self._root / record.path
-        if os.path.realpath(absolute) != str(absolute):
+        absolute = on_disk(str(self._root), record.path)
+        if os.path.realpath(absolute) != absolute:
             raise PromptError(
                 "outside_workspace", f"{record.path} is reached through a link; not read"
             )
