@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import tomllib
 from collections.abc import Callable
@@ -49,9 +50,26 @@ def test_init_writes_a_commented_config_that_parses_as_toml(
     text = (root / ".merkle" / "config.toml").read_text(encoding="utf-8")
 
     # The defaults are there, commented out: the built-ins apply until the user changes one.
+    # Table headers are commented too, so that a pasted table is never declared twice.
     assert '# agent = "docs-writer"' in text
     assert '# provider = "local"' in text
-    assert tomllib.loads(text) == {"defaults": {}}
+    assert tomllib.loads(text) == {}
+
+
+def test_every_snippet_of_the_readme_pastes_into_the_config_init_writes(
+    initialised: tuple[Path, CliResult], merkle: Callable[..., CliResult]
+) -> None:
+    root, _ = initialised
+    config = root / ".merkle" / "config.toml"
+    written = config.read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    snippets = re.findall(r"```toml\n(.*?)```", readme, flags=re.S)
+    assert snippets, "the README shows configuration snippets"
+
+    for snippet in snippets:
+        config.write_text(written + "\n" + snippet, encoding="utf-8")
+        result = merkle("provider", "list", "--json", cwd=root)
+        assert result.code == 0, f"{snippet}\n{result.stderr}"
 
 
 def test_init_creates_the_database_in_wal_mode_with_the_schema(

@@ -8,7 +8,7 @@ DEFAULT_CONFIG_TOML = """\
 # under $XDG_CONFIG_HOME/merkle/config.toml, then MERKLE_* environment
 # variables, then command-line flags.
 
-[defaults]
+# [defaults]
 # agent = "docs-writer"
 # provider = "local"          # a name from [providers.*] or a built-in
 # frame_type = "context"
