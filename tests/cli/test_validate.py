@@ -119,7 +119,7 @@ def test_validate_of_a_damaged_store_lists_the_problems_and_exits_1(
 
     assert result.code == 1
     assert re.search(r"tree_entry\s+a\.txt: current tree entry is not reachable", result.stdout)
-    assert "error: 1 problem(s) in the store" in result.stderr
+    assert "error: 1 problem in the store" in result.stderr
 
 
 def test_validate_does_not_change_the_store(merkle: Merkle, scanned: Workspace) -> None:

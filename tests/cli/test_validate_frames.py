@@ -307,7 +307,7 @@ def test_validate_reports_every_kind_of_frame_and_head_problem_at_once(
     assert human.code == 1
     for kind in ("frame_id_mismatch", "frame_node", "frame_metadata", "head_frame", "head_key"):
         assert re.search(rf"^{kind}\s+\S", human.stdout, re.MULTILINE), kind
-    assert "error: 5 problem(s) in the store" in human.stderr
+    assert "error: 5 problems in the store" in human.stderr
 
 
 def test_validate_does_not_change_frames_or_heads(merkle: Merkle, stored: Stored) -> None:

@@ -104,13 +104,20 @@ def test_second_run_has_nothing_to_do_and_calls_nothing(bench: GenerateBench) ->
     before = len(bench.server.requests)
 
     text = bench.run("context", "generate")
-    document = bench.run("context", "generate", "src", "--json")
+    document = bench.run("context", "generate", "src", "--json", "--list-skipped")
+    counts = bench.run("context", "generate", "src/app.py", "--json")
+    one = bench.run("context", "generate", "src/app.py")
 
     assert text.code == 0, text.stderr
-    assert "Nothing to do" in text.stdout
+    assert "Nothing to do: the directory . and the 11 nodes below it already" in text.stdout
+    assert one.stdout.startswith("Nothing to do: src/app.py already has a frame.")
     assert document.code == 0, document.stderr
     assert document.json()["plan_id"] is None
     assert sorted(document.json()["skipped"]) == sorted(subtree("src"))
+    # One shape whether or not there was work: counts always, paths when asked for.
+    assert set(document.json()) >= RESULT_KEYS | {"total_skipped", "target_path", "session_id"}
+    assert counts.json()["total_generated"] == counts.json()["total_failed"] == 0
+    assert counts.json()["total_skipped"] == 1 and "skipped" not in counts.json()
     assert len(bench.server.requests) == before
 
 

@@ -44,7 +44,7 @@ def test_a_killed_run_resumes_calling_only_for_nodes_without_a_frame(tmp_path: P
         calls_before = len(bench.server.calls())
 
         started = time.monotonic()
-        second = bench.start("context", "generate", "--json")
+        second = bench.start("context", "generate", "--json", "--list-skipped")
         [result] = bench.finish_all([second], timeout_s=RESUME_TIMEOUT_S)
         took_s = time.monotonic() - started
 

@@ -182,7 +182,7 @@ def test_a_busy_store_when_a_paid_frame_is_written_fails_the_node_with_a_hint(
 
     # The frame could not be stored: the node failed, the run stopped, and the
     # session's events that could not be written are reported, not lost silently.
-    assert_reported(result, 1, "event(s) not stored", "is locked by another process")
+    assert_reported(result, 1, "events not stored", "is locked by another process")
     assert "src/sub/deep/e.py: store_busy:" in result.stdout
     assert "another merkle command is writing to it" in result.stdout
     # Nothing is left stuck: once the lock is gone, the next run finishes the tree.

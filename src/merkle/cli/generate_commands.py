@@ -47,6 +47,9 @@ def generate(
     priority: PriorityName = typer.Option(
         PriorityName.URGENT.value, "--priority", case_sensitive=False, help="Queue priority."
     ),
+    list_skipped: bool = typer.Option(
+        False, "--list-skipped", help="With --json, list the paths skipped for their frames."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Generate context frames for a path and everything below it, leaf to trunk."""
@@ -64,6 +67,7 @@ def generate(
         no_recursive=no_recursive,
         failure_policy=failure_policy.value,
         priority=priority.value,
+        list_skipped=list_skipped,
         json_output=json_output,
     )
 
@@ -90,5 +94,6 @@ def regenerate(
         no_recursive=True,
         failure_policy=FailurePolicyName.STOP_ON_LEVEL_FAILURE,
         priority=PriorityName.URGENT,
+        list_skipped=False,
         json_output=json_output,
     )

@@ -12,13 +12,14 @@ from typing import Any
 import typer
 
 from merkle.app import MerkleApp
-from merkle.cli.output import CliState, print_json, reporting
+from merkle.cli.output import CliState, counted, print_json, reporting
 from merkle.cli.session import command_session
 from merkle.context.generation.orchestrator import GenerationResult
 from merkle.context.generation.plan import FailurePolicy, GenerationPlan
 from merkle.context.generation.planner import PlanOutcome
 from merkle.context.queue import Priority
 from merkle.errors import UsageError
+from merkle.store import NodeType
 from merkle.telemetry.bus import EventBus
 
 
@@ -38,10 +39,15 @@ def _report(
     state: CliState, outcome: PlanOutcome, result: GenerationResult | None, session_id: str
 ) -> None:
     if result is None:
-        state.echo(
-            f"Nothing to do: {outcome.target.path} and its {len(outcome.skipped)} node(s)"
-            " already have frames (pass --force to regenerate)."
-        )
+        target, skipped = outcome.target, len(outcome.skipped)
+        kind = "the directory " if target.node_type is NodeType.DIRECTORY else ""
+        if skipped <= 1:
+            state.echo(f"Nothing to do: {kind}{target.path} already has a frame.")
+        else:
+            state.echo(
+                f"Nothing to do: {kind}{target.path} and the {counted(skipped - 1, 'node')}"
+                " below it already have frames (pass --force to regenerate)."
+            )
         return
     state.echo(
         f"generated {result.total_generated}, failed {result.total_failed},"
@@ -52,6 +58,19 @@ def _report(
     if result.error:
         state.echo(f"stopped: {result.error}")
     state.echo(f"session  {session_id}")
+
+
+def _document(
+    outcome: PlanOutcome, result: GenerationResult | None, session_id: str, *, list_skipped: bool
+) -> dict[str, Any]:
+    """The `--json` answer: one shape whether or not there was work; the skipped paths
+    only when asked for (a whole tree of them otherwise)."""
+    document = (result or GenerationResult(plan_id="")).to_json()
+    document["plan_id"] = result.plan_id if result is not None else None
+    document["total_skipped"] = len(outcome.skipped)
+    if list_skipped:
+        document["skipped"] = list(outcome.skipped)
+    return {**document, "target_path": outcome.target.path, "session_id": session_id}
 
 
 def run_generate(state: CliState, *, json_output: bool, **given: Any) -> None:
@@ -85,6 +104,7 @@ def _generate(
     no_recursive: bool,
     failure_policy: str,
     priority: str,
+    list_skipped: bool,
     **given: Any,
 ) -> None:
     options = app.generate_options(
@@ -108,15 +128,7 @@ def _generate(
             )
             raise typer.Exit(130) from None
     if json_output:
-        payload = result.to_json() if result is not None else {"plan_id": None}
-        print_json(
-            {
-                **payload,
-                "target_path": outcome.target.path,
-                "skipped": list(outcome.skipped),
-                "session_id": bus.session_id,
-            }
-        )
+        print_json(_document(outcome, result, bus.session_id, list_skipped=list_skipped))
     else:
         _report(state, outcome, result, bus.session_id)
     if result is not None and (result.total_failed or result.error):

@@ -32,6 +32,11 @@ WARNINGS_SHOWN = 10
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 node`, `3 nodes`: a count with its noun in the right number."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def timestamp(ns: int) -> str:
     """An epoch time in nanoseconds as ISO 8601 UTC, to the millisecond."""
     return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="milliseconds")

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from merkle.cli.output import JSON_OPTION, CliState, print_json, reporting, state_of
+from merkle.cli.output import JSON_OPTION, CliState, counted, print_json, reporting, state_of
 from merkle.errors import UsageError
 from merkle.telemetry.model import Event
 from merkle.telemetry.reader import SessionInfo, SessionReader
@@ -91,8 +91,8 @@ def _print_show(state: CliState, info: SessionInfo, summary: dict[str, Any]) -> 
     if summary["plan"]:
         plan = summary["plan"]
         state.echo(
-            f"plan      {plan.get('target_path')}: {plan.get('total_nodes')} node(s)"
-            f" in {plan.get('total_levels')} level(s), {summary['skipped']} skipped"
+            f"plan      {plan.get('target_path')}: {counted(plan.get('total_nodes') or 0, 'node')}"
+            f" in {counted(plan.get('total_levels') or 0, 'level')}, {summary['skipped']} skipped"
         )
         for level in summary["levels"]:
             state.echo(
@@ -105,7 +105,7 @@ def _print_show(state: CliState, info: SessionInfo, summary: dict[str, Any]) -> 
         if latency["count"]:
             state.echo(
                 f"latency   p50 {latency['p50']} ms, p95 {latency['p95']} ms,"
-                f" max {latency['max']} ms over {latency['count']} call(s)"
+                f" max {latency['max']} ms over {counted(latency['count'], 'call')}"
             )
         state.echo(f"retries   {summary['retries']}")
     for failure in summary["failures"]:
@@ -188,7 +188,7 @@ def prune(
         print_json(result.to_json())
         return
     state.echo(
-        f"pruned {len(result.deleted)} session(s); kept {result.kept_running} running"
+        f"pruned {counted(len(result.deleted), 'session')}; kept {result.kept_running} running"
         f" and {result.kept_interrupted} interrupted"
     )
 

@@ -12,6 +12,7 @@ from merkle.app import MerkleApp
 from merkle.cli.output import (
     JSON_OPTION,
     CliState,
+    counted,
     print_json,
     render_warnings,
     reporting,
@@ -256,7 +257,7 @@ def validate(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     if not report.ok:
         with reporting(state, json_output=False):
             raise ValidationFailed(
-                f"{len(report.problems)} problem(s) in the store",
+                f"{counted(len(report.problems), 'problem')} in the store",
                 hint="run `merkle scan` to rebuild the current tree; records that do not"
                 " re-derive point to a damaged database",
             )

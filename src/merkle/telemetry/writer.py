@@ -164,7 +164,8 @@ class SessionWriter:
         except Exception as error:  # a lost event must never fail the work it describes
             # Kept for the next commit (the last one is in `close`); only a
             # failure there loses them.
-            self.error = f"{len(batch)} event(s) not stored: {error}"
+            events = "1 event" if len(batch) == 1 else f"{len(batch)} events"
+            self.error = f"{events} not stored: {error}"
             with self._lock:
                 self._pending[:0] = batch
             return

@@ -62,7 +62,9 @@ class DescendantsNotReady(UsageError):
             f" and {len(missing) - 10} more" if len(missing) > 10 else ""
         )
         super().__init__(
-            f"{path}: {len(missing)} descendant(s) have no frame yet: {shown}",
+            f"the directory {path}: {len(missing)} of its descendants have no frame yet: {shown}"
+            if len(missing) > 1
+            else f"the directory {path}: its descendant {shown} has no frame yet",
             hint=f"generate them first (`merkle context generate {path}`), or pass --force"
             " to generate this directory anyway",
         )
