@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -280,3 +281,30 @@ def test_unknown_agent_and_provider_are_usage_errors_with_the_known_names(
     provider = merkle("provider", "show", "ghost", cwd=workspace.root, env=user_home)
     assert provider.code == 2
     assert "local" in provider.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("../outside.md", "is outside"),
+        ("/etc/passwd", "is outside"),
+        ("/dev/zero", "is outside"),
+        ("linked.md", "is outside"),
+        ("pipe.md", "is not a regular file"),
+        ("big.md", "larger than"),
+    ],
+)
+def test_a_prompt_file_must_be_a_small_regular_file_inside_the_workspace(
+    merkle: Run, workspace: Workspace, user_home: dict[str, str], name: str, says: str
+) -> None:
+    # A prompt file is sent to the provider: nothing outside the workspace may be.
+    (workspace.root.parent / "outside.md").write_text("a note from elsewhere\\n")
+    (workspace.root / "linked.md").symlink_to(workspace.root.parent / "outside.md")
+    os.mkfifo(workspace.root / "pipe.md")
+    (workspace.root / "big.md").write_text("x" * 70_000)
+    workspace.config_path.write_text(f"[agents.a]\nsystem_prompt_file = {name!r}\n")
+
+    result = merkle("status", cwd=workspace.root, env=user_home, timeout_s=20)
+
+    assert result.code == 2, result
+    assert "agents.a.system_prompt_file" in result.stderr and says in result.stderr

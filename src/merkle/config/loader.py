@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -191,13 +192,30 @@ def _check_table(
 
 
 def _read_prompt(source: Source, key: str, value: object) -> str:
+    """A prompt file's text: a regular file inside the directory its configuration
+    belongs to (the workspace, or the user's configuration directory), not a link out
+    of it, and no larger than `MAX_PROMPT_BYTES`. It is sent to providers, so nothing
+    else on the machine may be named here."""
+    base = source.base_dir
     path = Path(str(value))
-    if not path.is_absolute() and source.base_dir is not None:
-        path = source.base_dir / path
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    real = Path(os.path.realpath(path))
+    if base is None or not real.is_relative_to(os.path.realpath(base)):
+        raise _fail(
+            source,
+            key,
+            f"{path} is outside {base or 'the configuration directory'}",
+            hint="keep prompt files inside the workspace (or beside the user configuration)",
+        )
     try:
-        data = path.read_bytes()[: MAX_PROMPT_BYTES + 1]
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
         raise _fail(source, key, f"cannot read {path}: {error.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _fail(source, key, f"{path} is not a regular file")
+        data = handle.read(MAX_PROMPT_BYTES + 1)
     if len(data) > MAX_PROMPT_BYTES:
         raise _fail(source, key, f"{path} is larger than {MAX_PROMPT_BYTES:,} bytes")
     try:
