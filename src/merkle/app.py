@@ -28,7 +28,7 @@ from merkle.config import Settings, load_settings, user_config_path
 from merkle.context.api import ContextApi, ContextRead, FrameDraft, PutResult
 from merkle.errors import UsageError
 from merkle.metadata import Source, build_metadata
-from merkle.metadata.credentials import redact
+from merkle.metadata.redaction import redact
 from merkle.providers.registry import ProviderRegistry
 from merkle.store import Frame, FrameKey, NodeRecord, StorageBackend, open_store, sqlite_url
 from merkle.telemetry.bus import EventBus, MemoryRecorder
@@ -58,7 +58,7 @@ def scrub_text(text: str) -> str:
 
     Cached: events repeat the same paths, ids and names many times over.
     """
-    return redact(text)[0]
+    return redact(text, thorough=False)[0]
 
 
 def agent_limits(agents: Iterable[AgentProfile]) -> dict[str, AgentLimits]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from merkle.metadata.credentials import redact
+from merkle.metadata.redaction import redact
 from merkle.store import EventRow, StorageBackend, open_store
 from merkle.telemetry.bus import EventBus
 from merkle.telemetry.model import Event, format_ts

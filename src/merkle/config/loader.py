@@ -104,6 +104,12 @@ def _store_url(value: object) -> str:
     return text
 
 
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"must be true or false (got {value!r})")
+    return value
+
+
 def _env_name(value: object) -> str:
     if not isinstance(value, str) or not ENV_NAME.fullmatch(value):
         raise _Invalid(f"must name an environment variable, like OPENAI_API_KEY (got {value!r})")
@@ -116,6 +122,7 @@ SECTIONS: dict[str, dict[str, Check]] = {
         "max_attempts": _integer(1, 100),
         "file_budget_bytes": _integer(1024, 100_000_000),
         "queue_max_size": _integer(1, 10_000_000),
+        "allow_hardlinks": _boolean,
     },
     "sessions": {"keep": _integer(0, 1_000_000), "max_age_days": _number(0, 36_500)},
     "store": {"url": _store_url},
@@ -274,7 +281,9 @@ def environment_source(environ: Mapping[str, str]) -> list[Source]:
                 continue
             label = f"environment variable {variable}"
             value: object = raw
-            if section == "generation":
+            if section == "generation" and SECTIONS[section][key] is _boolean:
+                value = _environment_boolean(label, variable, raw)
+            elif section == "generation":
                 try:
                     value = int(raw)
                 except ValueError:
@@ -288,6 +297,15 @@ def environment_source(environ: Mapping[str, str]) -> list[Source]:
         label = f"environment variable {STORE_URL_VARIABLE}"
         sources.append(Source(label, {"store": {"url": url}}))
     return sources
+
+
+def _environment_boolean(label: str, variable: str, raw: str) -> bool:
+    words = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+    if raw.strip().lower() not in words:
+        raise ConfigError(
+            f"{label}: must be true or false (got {raw!r})", hint=f"set {variable} to 1 or 0"
+        )
+    return words[raw.strip().lower()]
 
 
 def _merge(target: dict[str, Any], update: Mapping[str, Any]) -> None:

@@ -57,6 +57,9 @@ class GenerationSettings:
     max_attempts: int = 4
     file_budget_bytes: int = 65_536
     queue_max_size: int = 10_000
+    # A file with several hard links may share its content with a file outside the
+    # workspace: its text is sent to providers only when this is true.
+    allow_hardlinks: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -29,6 +29,7 @@ DEFAULT_CONFIG_TOML = """\
 # max_attempts = 4            # tries per node; only retryable errors are retried
 # file_budget_bytes = 65536   # a file's text beyond this is cut, with a marker
 # queue_max_size = 10000      # requests pending or running before new ones are refused
+# allow_hardlinks = false     # send the text of files with several hard links
 
 # What `merkle scan` and `merkle context generate` record (see `merkle sessions`):
 # after each, completed sessions beyond the newest `keep` or older than

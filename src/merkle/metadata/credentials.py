@@ -3,7 +3,8 @@
 Two sets of rules. The specific ones match the shapes issuers give their
 secrets and hardly ever match anything else; they apply to every text merkle
 stores. The broad ones also catch `password=...`-style assignments; they apply
-where no prose is expected, such as metadata values.
+where no prose is expected, such as metadata values. Replacing secrets in
+what is sent or stored is `merkle.metadata.redaction`'s.
 """
 
 from __future__ import annotations
@@ -42,33 +43,3 @@ def credential_rule(text: str, *, broad: bool = False) -> str | None:
         if pattern.search(text):
             return name
     return None
-
-
-# Redaction replaces the whole secret: a private key from BEGIN to END, the
-# value (not the name) of an assignment, and any other match whole.
-_KEY_BLOCK = re.compile(
-    r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY( BLOCK)?-----.*?(-----END \1PRIVATE KEY( BLOCK)?-----|\Z)",
-    re.DOTALL,
-)
-_ASSIGNMENT = re.compile(
-    r"(?i)(\b\w*(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|credential)s?\b[\"']?\s*[:=]\s*)"
-    r"(\"[^\"\n]{4,}\"|'[^'\n]{4,}'|[^\s,;]{4,})"
-)
-
-
-def redact(text: str) -> tuple[str, list[str]]:
-    """`text` with every credential-looking span replaced by `[REDACTED]`, and the
-    names of the rules that matched, in order."""
-    found: list[str] = []
-
-    def mark(rule: str) -> str:
-        found.append(rule)
-        return "[REDACTED]"
-
-    text = _KEY_BLOCK.sub(lambda _: mark("private key block"), text)
-    text = _ASSIGNMENT.sub(lambda m: m.group(1) + mark("secret assignment"), text)
-    for name, pattern in (*SPECIFIC_RULES, *BROAD_RULES):
-        if name in {"private key block", "secret assignment"}:
-            continue
-        text = pattern.sub(lambda _, rule=name: mark(rule), text)  # type: ignore[misc]
-    return text, found

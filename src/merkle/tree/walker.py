@@ -26,6 +26,11 @@ MAX_DEPTH = 256
 # "racily clean" entries): its cache entry is not trusted. Two seconds covers
 # the coarsest common file systems.
 RACY_MARGIN_NS = 2_000_000_000
+_HARDLINKED = (
+    "has {links} hard links, so its content may live outside the workspace: it is in the"
+    " tree, but its text is not sent to providers unless allow_hardlinks = true under"
+    " [generation]"
+)
 
 
 class IgnoreRules(Protocol):
@@ -334,6 +339,8 @@ class _Walk:
             if child is not None:
                 parent.directories.append(child)
         elif stat.S_ISREG(info.st_mode):
+            if info.st_nlink > 1:
+                self.warn(parent, path, _HARDLINKED.format(links=info.st_nlink))
             parent.files.append(_walked_file(path, entry.path, info))
         else:
             self.warn(parent, path, "not a regular file or directory; skipped")

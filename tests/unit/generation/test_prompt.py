@@ -357,7 +357,7 @@ def test_credentials_in_a_file_are_redacted_before_the_prompt(workspace: Workspa
     for fragment in SECRET_FRAGMENTS:
         assert fragment not in user
     assert 'AWS_ACCESS_KEY_ID = "[REDACTED]"' in user
-    assert "password = [REDACTED]" in user
+    assert 'password = "[REDACTED]"' in user  # the value only: the code still reads
     assert 'DEPLOY_KEY = """\n[REDACTED]\n"""' in user
     assert "def region():" in user
     assert sorted(payload.redactions) == [
@@ -390,7 +390,7 @@ def test_credentials_in_child_frames_are_redacted_in_a_directory_prompt(
         payload = g.prompt("conf")
 
     assert PASSWORD not in payload.messages[1].content
-    assert "Connects with password = [REDACTED] to the primary." in payload.messages[1].content
+    assert 'Connects with password = "[REDACTED]" to the primary.' in payload.messages[1].content
     assert payload.redactions == ("secret assignment",)
 
 

@@ -28,6 +28,7 @@ from merkle.context.generation.provider_call import (
 )
 from merkle.context.queue import EventSink, FrameRequest, NullSink
 from merkle.errors import ReaderAgent
+from merkle.metadata.redaction import warm as warm_redaction
 from merkle.providers.base import CompletionOptions, Provider
 from merkle.providers.registry import ProviderRegistry
 from merkle.store import StorageBackend
@@ -64,9 +65,13 @@ class GenerationDeps:
         return self._built[name], settings
 
     async def prepare(self, name: str) -> None:
-        """Build the provider called `name` ahead of its first call, off the event loop
-        (importing an SDK takes a second or more)."""
-        await asyncio.to_thread(self.provider, name)
+        """Build the provider called `name` and load the secret detector ahead of the
+        first call, off the event loop (importing an SDK takes a second or more)."""
+        await asyncio.to_thread(self._prepare, name)
+
+    def _prepare(self, name: str) -> None:
+        warm_redaction()
+        self.provider(name)
 
     async def aclose(self) -> None:
         """Close the providers' clients, in the event loop that used them."""
@@ -93,6 +98,7 @@ class FrameWriter:
             nodes=self._nodes,
             frames=deps.store.frames,
             file_budget_bytes=deps.settings.file_budget_bytes,
+            allow_hardlinks=deps.settings.allow_hardlinks,
         )
 
     async def prepare(self, provider_name: str) -> None:

@@ -3,9 +3,10 @@
 A file node sends its text; a directory sends its children's head frames
 (same agent, same frame type) in path order. What is sent is bounded and
 scrubbed: binary and non-UTF-8 files become a placeholder naming the size,
-text over the budget is cut with a visible marker, anything that looks like a
-credential is redacted, secret-looking or ignored files are never read, and
-the file must still be the one the scan hashed.
+text over the budget is cut with a visible marker, every secret is redacted
+(in the file's text, its path and its children's names, their frames, and the
+agent's prompts, which may come from files), secret-looking or ignored files
+are never read, and the file must still be the one the scan hashed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from blake3 import blake3
 from merkle.agents import AgentProfile
 from merkle.context.queue import FrameRequest
 from merkle.errors import GenerationError, GenerationFailure
-from merkle.metadata.credentials import redact
+from merkle.metadata.redaction import redact
 from merkle.providers.base import Message, Role
 from merkle.providers.payload import child_block, directory_block, file_block
 from merkle.store import FrameKey, FrameRepository, NodeRecord, NodeRepository, NodeType
@@ -70,6 +71,13 @@ class PromptPayload:
             "digest": self.digest,
             "redactions": list(self.redactions),
         }
+
+
+def _redacted(text: str, redactions: list[str]) -> str:
+    """`text` redacted, its rules added to `redactions`."""
+    clean, found = redact(text)
+    redactions += found
+    return clean
 
 
 def _digest(messages: tuple[Message, ...]) -> str:
@@ -123,11 +131,13 @@ class PromptBuilder:
         nodes: NodeRepository,
         frames: FrameRepository,
         file_budget_bytes: int,
+        allow_hardlinks: bool = False,
     ) -> None:
         self._root = Path(os.path.realpath(workspace_root))
         self._nodes = nodes
         self._frames = frames
         self._budget = file_budget_bytes
+        self._allow_hardlinks = allow_hardlinks
 
     def build(self, request: FrameRequest, agent: AgentProfile) -> PromptPayload:
         """The system and user messages for `request`, written as `agent`."""
@@ -145,16 +155,18 @@ class PromptBuilder:
             blocks = self._child_blocks(record, request, redactions)
             template = agent.user_prompt_directory
         values = {
-            "path": record.path,
+            "path": _redacted(record.path, redactions),
             "node_type": record.node_type.value,
             "file_size": record.size_bytes,
         }
         parts = ["\n\n".join(blocks), fill_template(template, values)]
         if agent.response_template:
             parts.append(agent.response_template)
+        # The agent's prompts may come from files: they are redacted like content.
+        user = "\n\n".join([*parts[:1], *(_redacted(part, redactions) for part in parts[1:])])
         messages = (
-            Message(role=Role.SYSTEM, content=agent.system_prompt),
-            Message(role=Role.USER, content="\n\n".join(parts)),
+            Message(role=Role.SYSTEM, content=_redacted(agent.system_prompt, redactions)),
+            Message(role=Role.USER, content=user),
         )
         return PromptPayload(
             messages=messages, digest=_digest(messages), redactions=tuple(redactions)
@@ -168,13 +180,18 @@ class PromptBuilder:
                 "secret_file",
                 f"{record.path} looks like a secret and is never read into a prompt",
             )
-        head, total = self._read_verified(record)
+        shown_path = _redacted(record.path, redactions)
+        head, total, links = self._read_verified(record)
+        if links > 1 and not self._allow_hardlinks:
+            # The same content may be a file outside the workspace under another name.
+            why = f"it has {links} hard links, so its content may live outside the workspace"
+            return [file_block(shown_path, f"[not shown: {why}]", withheld=why)]
         text = _decode(head, cut=total > len(head))
         if text is None:
             placeholder = f"[binary or non-UTF-8 file, {total:,} bytes, not shown]"
-            return [file_block(record.path, placeholder, binary="true", size_bytes=str(total))]
+            return [file_block(shown_path, placeholder, binary="true", size_bytes=str(total))]
         # Redact before cutting: a secret the cut split would no longer be recognised.
-        text, found = redact(text)
+        text, found = redact(text, path=record.path)
         redactions += found
         if total > self._budget:
             shown = text.encode("utf-8")[: self._budget].decode("utf-8", "ignore")
@@ -182,11 +199,11 @@ class PromptBuilder:
                 f"\n[... truncated: showing the first {len(shown.encode('utf-8')):,}"
                 f" of {total:,} bytes ...]"
             )
-        return [file_block(record.path, text)]
+        return [file_block(shown_path, text)]
 
-    def _read_verified(self, record: NodeRecord) -> tuple[bytes, int]:
-        """The first `budget` bytes of the file and its size, after checking that the
-        whole file still hashes to the scanned content."""
+    def _read_verified(self, record: NodeRecord) -> tuple[bytes, int, int]:
+        """The first `budget` bytes of the file, its size and its number of hard links,
+        after checking that the whole file still hashes to the scanned content."""
         absolute = on_disk(str(self._root), record.path)
         if os.path.realpath(absolute) != absolute:
             raise PromptError(
@@ -199,7 +216,8 @@ class PromptBuilder:
         except OSError as error:
             raise self._changed(record, f"cannot open it ({error.strerror})") from error
         with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 raise self._changed(record, "it is no longer a regular file")
             # A margin past the budget lets redaction see a secret the cut splits.
             keep = self._budget + _REDACTION_MARGIN_BYTES
@@ -210,7 +228,7 @@ class PromptBuilder:
             total = handle.tell()
         if hasher.hexdigest() != record.content_hash:
             raise self._changed(record, "its content differs from the scanned one")
-        return bytes(head), total
+        return bytes(head), total, info.st_nlink
 
     @staticmethod
     def _changed(record: NodeRecord, why: str) -> PromptError:
@@ -226,7 +244,8 @@ class PromptBuilder:
         self, record: NodeRecord, request: FrameRequest, redactions: list[str]
     ) -> list[str]:
         if not record.children:
-            return [directory_block(record.path, "(empty directory)", children="0")]
+            shown = _redacted(record.path, redactions)
+            return [directory_block(shown, "(empty directory)", children="0")]
         blocks = []
         for name, child_id in record.children:
             child = self._nodes.get(child_id)
@@ -243,5 +262,6 @@ class PromptBuilder:
                 )
             content, found = redact(frame.content)
             redactions += found
-            blocks.append(child_block(child.path, content, node_type=child.node_type.value))
+            shown = _redacted(child.path, redactions)
+            blocks.append(child_block(shown, content, node_type=child.node_type.value))
         return blocks

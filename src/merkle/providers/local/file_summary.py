@@ -50,6 +50,9 @@ _OUTLINERS: dict[Format, _Outliner] = {
 
 def summarise_file(block: Block) -> str:
     """The Markdown summary of the file in `block`."""
+    withheld = block.attributes.get("withheld")
+    if withheld:
+        return render_outline(block.path, Outline(summary=None, facts=f"Not read: {withheld}."))
     if block.attributes.get("binary") == "true":
         return render_outline(
             block.path, outline_binary(block.path, block.attributes.get("size_bytes"))
