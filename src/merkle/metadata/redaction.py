@@ -55,7 +55,8 @@ _OWN_SHAPES: tuple[_Shape, ...] = (
         for name, pattern in SPECIFIC_RULES
         if name != "private key block"
     ),
-    ("URL credentials", re.compile(r"://[^\s:/@'\"]+:([^\s@/'\"]+)@"), 1, ("://",)),
+    # The user may be empty, as in `redis://:password@host`.
+    ("URL credentials", re.compile(r"://[^\s:/@'\"]*:([^\s@/'\"]+)@"), 1, ("://",)),
     (
         "AWS secret access key",
         re.compile(r"(?i)aws.{0,24}?secret.{0,24}?[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+=]{40})\b"),
@@ -71,8 +72,9 @@ _OWN_SHAPES: tuple[_Shape, ...] = (
     (
         "basic credentials",
         re.compile(
+            # Base64 has a digit, `+`, `/` or padding somewhere: a word is not one.
             r"(?i)\bauthorization\b[\"']?\s*[:=,]\s*[\"']?basic\s+([A-Za-z0-9+/]{8,}={0,2})"
-            r"|[\"']basic\s+([A-Za-z0-9+/]{8,}={0,2})[\"']"
+            r"|[\"']basic\s+((?=[A-Za-z]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2})[\"']"
         ),
         1,
         ("~authorization", '~"basic', "~'basic"),
@@ -99,7 +101,7 @@ _OWN_SHAPES: tuple[_Shape, ...] = (
     ("Twilio key", re.compile(r"\bSK[0-9a-f]{32}\b"), 0, ("SK",)),
     (
         "npm token",
-        re.compile(r"\b(npm_[A-Za-z0-9]{36})\b|_authToken=\s*([^\s\"']{8,})"),
+        re.compile(r"\b(npm_[A-Za-z0-9]{36})\b|_authToken=\s*([A-Za-z0-9][^\s\"']{7,})"),
         1,
         ("npm_", "_authToken"),
     ),
@@ -178,9 +180,32 @@ _CONFIG_SUFFIXES = (
 )  # fmt: skip
 _CONFIG_NAMES = ("dockerfile", "containerfile", "makefile", "procfile", ".env")
 # Not secrets but where one would be read from: a variable, a template, a placeholder.
+# A format string (`%s:%s`, `{0}:{1}`) is where a value goes, not a value.
 _REFERENCE = re.compile(
-    r"^(?:\$\{?[A-Za-z_]|\{\{|%\(|<[A-Za-z_-]+>$|true$|false$|null$|none$)", re.I
+    r"^(?:\$\{?[A-Za-z_]|\{\{|\{\d*\}|%\(|%[sdr]|<[A-Za-z_-]+>$|true$|false$|null$|none$)",
+    re.IGNORECASE,
 )
+
+
+# The name of an environment variable (where the secret is read from, not the secret).
+_ENVIRONMENT_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+# What documentation and defaults write where a secret would go.
+_PLACEHOLDER = re.compile(
+    r"^(?:pass(?:word)?|passwd|pwd|secret|token|key|unused|dummy|example|placeholder|changeme"
+    r"|none|null|empty|your[-_].*|x{3,}|\*{3,}|\.{3,})$",
+    re.IGNORECASE,
+)
+
+
+def _plausible(value: str) -> bool:
+    """Whether a value found by a name (not by its own shape) may be a secret."""
+    return (
+        len(value) >= 4
+        and not any(char.isspace() for char in value)
+        and not _REFERENCE.match(value)
+        and not _ENVIRONMENT_NAME.match(value)
+        and not _PLACEHOLDER.match(value)
+    )
 
 
 class _Span(NamedTuple):
@@ -224,6 +249,8 @@ def _own_spans(text: str, folded: str) -> Iterator[_Span]:
             # groups that took part.
             taking_part = range(group, (pattern.groups or 0) + 1) if group else ()
             chosen = next((i for i in taking_part if match.group(i) is not None), 0)
+            if name == "URL credentials" and not _plausible(match.group(chosen)):
+                continue  # `user:password@host` in documentation
             yield _Span(match.start(chosen), match.end(chosen), name)
 
 
@@ -240,7 +267,7 @@ def _assignment_spans(text: str, folded: str, path: str | None) -> Iterator[_Spa
     for pattern in patterns:
         for match in pattern.finditer(searched):
             start, end = match.span("value")
-            if not _REFERENCE.match(text[start:end]):
+            if _plausible(text[start:end]):
                 yield _Span(start, end, "secret assignment")
 
 
@@ -253,6 +280,8 @@ def _detector_spans(text: str, folded: str, path: str | None) -> Iterator[_Span]
         for offset, line in lines if name in _BY_LINE else [(0, text)]:
             for match in pattern.finditer(line):
                 for value, start in _match_values(match):
+                    if _PLACEHOLDER.match(value) or _REFERENCE.match(value):
+                        continue  # `user:password@host` in documentation
                     yield _Span(offset + start, offset + start + len(value), name, 1)
     yield from _keyword_spans(text, folded, path, keyword)
 
@@ -297,8 +326,7 @@ def _keyword_spans(text: str, folded: str, path: str | None, keyword: Any) -> It
     hits = detector.DENYLIST_REGEX.finditer(_searchable(text, folded))
     for start, line in _lines_at(text, hits):
         for value in detector.instance.analyze_string(line, denylist_regex_to_group=regexes):
-            usable = value and len(value) >= 4 and not _REFERENCE.match(value)
-            offset = line.find(value) if usable else -1
+            offset = line.find(value) if value and _plausible(value) else -1
             if offset >= 0:
                 yield _Span(start + offset, start + offset + len(value), "secret keyword", 1)
 

@@ -3,7 +3,8 @@
 Built-in rules come first and cannot be negated: version control and tool
 directories, virtual environments (any directory holding `pyvenv.cfg`),
 caches, and files that look like secrets (`.env*`, private keys,
-certificates, credential files). Then every `.gitignore` and `.merkleignore`
+certificates, credential files), and any entry whose name holds a credential
+(a token pasted into a file name). Then every `.gitignore` and `.merkleignore`
 in the tree applies with git's semantics: patterns are relative to the
 directory that holds the file, a deeper file overrides a shallower one, the
 last matching pattern wins, and a `.merkleignore` overrides the `.gitignore`
@@ -16,6 +17,7 @@ import os
 import stat
 from collections.abc import Collection
 
+from merkle.metadata.credentials import credential_rule
 from merkle.tree.builtin_ignore import is_builtin_ignored
 from merkle.tree.paths import ROOT, name_of
 from merkle.workspace.gitignore import GitPattern, InvalidPattern, decide, parse_pattern
@@ -141,7 +143,9 @@ class WorkspaceIgnore:
 
     def is_ignored(self, path: str, *, is_dir: bool) -> bool:
         """Whether the entry at canonical `path` is left out."""
-        if is_builtin_ignored(name_of(path), is_dir=is_dir):
+        name = name_of(path)
+        # A name holding a credential is a secret itself: it would be stored and sent.
+        if is_builtin_ignored(name, is_dir=is_dir) or credential_rule(name) is not None:
             return True
         for level in reversed(self._levels):
             patterns = level.patterns()
