@@ -14,6 +14,8 @@ commands never need it, and importing it costs more than a no-change rescan.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -30,13 +32,21 @@ from merkle.errors import UsageError
 from merkle.metadata import Source, build_metadata
 from merkle.metadata.redaction import redact
 from merkle.providers.registry import ProviderRegistry
-from merkle.store import Frame, FrameKey, NodeRecord, StorageBackend, open_store, sqlite_url
+from merkle.store import (
+    Frame,
+    FrameKey,
+    NodeRecord,
+    NodeType,
+    StorageBackend,
+    open_store,
+    sqlite_url,
+)
 from merkle.telemetry.bus import EventBus, MemoryRecorder
 from merkle.telemetry.model import new_session_id
 from merkle.telemetry.reader import PruneResult, SessionReader
 from merkle.telemetry.sink import EventSink
 from merkle.telemetry.writer import SessionWriter
-from merkle.tree.paths import canonicalise
+from merkle.tree.paths import canonicalise, on_disk
 from merkle.workspace.init import InitResult, init_workspace
 from merkle.workspace.layout import Workspace, locate
 from merkle.workspace.scan import ScanProgress, ScanResult, scan_workspace
@@ -203,8 +213,30 @@ class MerkleApp:
         return self.context.node_at(canonicalise(self.workspace.root, path, cwd=cwd))
 
     def read(self, record: NodeRecord) -> ContextRead | None:
-        """The frame of `record` for the configured agent and frame type (maybe stale)."""
-        return self.context.read(record, self.settings.agent, self.settings.frame_type)
+        """The frame of `record` for the configured agent and frame type, and whether it
+        is stale: in the store's eyes, or because the disk changed since the scan."""
+        read = self.context.read(record, self.settings.agent, self.settings.frame_type)
+        if read is None or read.stale:
+            return read
+        changed = self._changed_on_disk(record)
+        return dataclasses.replace(read, stale_reason=changed) if changed else read
+
+    def _changed_on_disk(self, record: NodeRecord) -> str | None:
+        """Why the disk no longer holds what the scan saw at `record`, by stat alone."""
+        entry = self.store.nodes.entry(record.path)
+        try:
+            info = os.lstat(on_disk(str(self.workspace.root), record.path))
+        except OSError:
+            return "it is gone from the disk since the last scan"
+        if entry is None or (info.st_size, info.st_mtime_ns, info.st_ino) == (
+            entry.size_bytes if record.node_type is NodeType.FILE else info.st_size,
+            entry.mtime_ns,
+            entry.inode,
+        ):
+            return None
+        if record.node_type is NodeType.FILE:
+            return "the file changed on disk since the last scan"
+        return "entries were added or removed since the last scan"
 
     def history(self, record: NodeRecord) -> list[Frame]:
         """Every frame of `record`'s path for the configured agent and type, newest first."""

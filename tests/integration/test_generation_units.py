@@ -50,7 +50,8 @@ from tests.support.generation import (
 from tests.support.llm_server import LlmServer, Reply, refused_port
 from tests.support.store import query
 
-METADATA_KEYS = {f.name for f in dataclasses.fields(FrameMetadata)}
+# Every key of the contract; a file's frame records no sources (a directory's does).
+METADATA_KEYS = {f.name for f in dataclasses.fields(FrameMetadata)} - {"sources_digest"}
 FILES: dict[str, bytes | str] = {
     "README.md": "# Shop\n\nA small shop.\n",
     "src/app.py": '"""The shop\'s entry point."""\n\nimport sys\n\n\ndef main():\n    return 0\n',

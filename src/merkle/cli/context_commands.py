@@ -52,8 +52,8 @@ def _print_read(state: CliState, read: ContextRead) -> None:
         made_by += f" by {metadata.provider} ({metadata.model or metadata.provider_type})"
     state.echo(f"made         {made_by}")
     if read.stale:
-        state.echo(f"stale        yes: written for an earlier version ({frame.node_id})")
-        state.info("The file changed since this frame was written; regenerate to refresh it.")
+        state.echo(f"stale        yes: {read.stale_reason}")
+        state.info(f"To regenerate it: `merkle context generate {read.path}`.")
     state.echo()
     state.echo(frame.content.rstrip("\n"))
 
@@ -64,6 +64,7 @@ def _read_payload(read: ContextRead) -> dict[str, Any]:
         "path": read.path,
         "node_id": read.node_id,
         "stale": read.stale,
+        "stale_reason": read.stale_reason,
         "frame_id": frame["frame_id"],
         "frame_node_id": read.frame.node_id,
         "agent_id": frame["agent_id"],

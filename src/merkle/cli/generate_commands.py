@@ -50,9 +50,23 @@ def generate(
     list_skipped: bool = typer.Option(
         False, "--list-skipped", help="With --json, list the paths skipped for their frames."
     ),
+    replace_provider: str | None = typer.Option(
+        None,
+        "--replace-provider",
+        metavar="NAME",
+        help="Regenerate the frames provider NAME wrote (e.g. local, after adding a real one).",
+    ),
+    no_scan: bool = typer.Option(
+        False, "--no-scan", help="Do not rescan first (by default changes on disk are taken in)."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Generate context frames for a path and everything below it, leaf to trunk."""
+    """Generate context frames for a path and everything below it, leaf to trunk.
+
+    The workspace is rescanned first (cheap: unchanged files are not read), so
+    what is generated is what is on disk; frames that no longer describe their
+    node (a directory whose children's frames changed) are written again.
+    """
     from merkle.cli.generate_run import run_generate  # deferred: see the module docstring
 
     run_generate(
@@ -68,6 +82,8 @@ def generate(
         failure_policy=failure_policy.value,
         priority=priority.value,
         list_skipped=list_skipped,
+        replace_provider=replace_provider,
+        no_scan=no_scan,
         json_output=json_output,
     )
 
@@ -95,5 +111,7 @@ def regenerate(
         failure_policy=FailurePolicyName.STOP_ON_LEVEL_FAILURE,
         priority=PriorityName.URGENT,
         list_skipped=False,
+        replace_provider=None,
+        no_scan=False,
         json_output=json_output,
     )

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from merkle.app import MerkleApp
-from merkle.cli.output import CliState, counted, print_json, reporting
+from merkle.cli.output import CliState, counted, print_json, render_warnings, reporting
 from merkle.cli.session import command_session
 from merkle.context.generation.orchestrator import GenerationResult
 from merkle.context.generation.plan import FailurePolicy, GenerationPlan
@@ -105,9 +105,15 @@ def _generate(
     failure_policy: str,
     priority: str,
     list_skipped: bool,
+    no_scan: bool,
+    replace_provider: str | None,
     **given: Any,
 ) -> None:
+    if not no_scan:
+        scanned = app.scan(sink=bus)
+        render_warnings(state, [(w.path, w.message) for w in scanned.warnings])
     options = app.generate_options(
+        replace_provider=replace_provider or app.settings.generation.replace_provider,
         path=path if path is not None else path_option,
         node=node,
         recursive=not no_recursive,

@@ -123,6 +123,7 @@ SECTIONS: dict[str, dict[str, Check]] = {
         "file_budget_bytes": _integer(1024, 100_000_000),
         "queue_max_size": _integer(1, 10_000_000),
         "allow_hardlinks": _boolean,
+        "replace_provider": _identifier,
     },
     "sessions": {"keep": _integer(0, 1_000_000), "max_age_days": _number(0, 36_500)},
     "store": {"url": _store_url},
@@ -283,7 +284,7 @@ def environment_source(environ: Mapping[str, str]) -> list[Source]:
             value: object = raw
             if section == "generation" and SECTIONS[section][key] is _boolean:
                 value = _environment_boolean(label, variable, raw)
-            elif section == "generation":
+            elif section == "generation" and SECTIONS[section][key] is not _identifier:
                 try:
                     value = int(raw)
                 except ValueError:

@@ -60,6 +60,9 @@ class GenerationSettings:
     # A file with several hard links may share its content with a file outside the
     # workspace: its text is sent to providers only when this is true.
     allow_hardlinks: bool = False
+    # Heads written by this provider count as missing: `generate` writes them again
+    # (moving from the offline `local` provider to a real one).
+    replace_provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

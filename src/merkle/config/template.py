@@ -30,6 +30,7 @@ DEFAULT_CONFIG_TOML = """\
 # file_budget_bytes = 65536   # a file's text beyond this is cut, with a marker
 # queue_max_size = 10000      # requests pending or running before new ones are refused
 # allow_hardlinks = false     # send the text of files with several hard links
+# replace_provider = "local"  # regenerate the frames this provider wrote
 
 # What `merkle scan` and `merkle context generate` record (see `merkle sessions`):
 # after each, completed sessions beyond the newest `keep` or older than

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from merkle.errors import ContractViolation, MetadataRejected, NodeNotFound
 from merkle.metadata import IDENTIFIER, FrameMetadata, credential_rule, validate_metadata
 from merkle.store import Frame, FrameKey, NodeRecord, StorageBackend
-from merkle.tree.hashing import frame_id_of
+from merkle.tree.hashing import frame_id_of, sources_digest
 
 MAX_CONTENT_CHARS = 1_000_000
 
@@ -36,15 +36,22 @@ class PutResult:
 class ContextRead:
     """A frame read back for a node, with its typed metadata.
 
-    `stale` is true when the frame belongs to an earlier version of the path
-    (`frame.node_id` differs from `node_id`, the node's current id).
+    `stale_reason` says why the frame no longer describes the node, when it
+    does not: it belongs to an earlier version of the path, or a directory's
+    child has a newer frame than the one the directory's was written from, or
+    (said by the app, which sees the disk) the file changed since the scan.
     """
 
     path: str
     node_id: str
     frame: Frame
     metadata: FrameMetadata
-    stale: bool
+    stale_reason: str | None = None
+
+    @property
+    def stale(self) -> bool:
+        """Whether the frame no longer describes the node as it is."""
+        return self.stale_reason is not None
 
 
 def metadata_of(frame: Frame) -> FrameMetadata:
@@ -170,5 +177,46 @@ class ContextApi:
             node_id=node.node_id,
             frame=frame,
             metadata=metadata_of(frame),
-            stale=frame.node_id != node.node_id,
+            stale_reason=self.stale_reason(node, frame),
         )
+
+    def stale_reason(self, node: NodeRecord, frame: Frame) -> str | None:
+        """Why `frame` no longer describes `node`, or None when it does.
+
+        A directory's frame is written from its children's frames, leaf to
+        trunk: a child whose head is newer than the directory's frame was
+        regenerated (or written by hand) since, and the directory's text may
+        no longer say what the child is.
+        """
+        if frame.node_id != node.node_id:
+            return f"written for an earlier version ({frame.node_id})"
+        if not node.children:
+            return None
+        heads = [
+            (name, self._frames.head(FrameKey(child_id, frame.agent_id, frame.frame_type)))
+            for name, child_id in node.children
+        ]
+        recorded = metadata_of(frame).sources_digest
+        if recorded is not None:
+            # Written from recorded child frames: stale exactly when one of them moved.
+            current = [(name, head.frame_id) for name, head in heads if head is not None]
+            if len(current) == len(heads) and sources_digest(current) == recorded:
+                return None
+            moved = next(
+                (
+                    name
+                    for name, head in heads
+                    if head is None or head.created_at_ns > frame.created_at_ns
+                ),
+                None,
+            )
+            return (
+                f"the frame of its child {moved} is newer"
+                if moved
+                else "its children's frames changed"
+            )
+        # A frame written by hand records nothing: a newer child frame is all there is.
+        for name, head in heads:
+            if head is not None and head.created_at_ns > frame.created_at_ns:
+                return f"the frame of its child {name} is newer"
+        return None

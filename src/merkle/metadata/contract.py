@@ -52,11 +52,17 @@ class FrameMetadata:
     input_tokens: int | None = None
     output_tokens: int | None = None
     attempts: int = 0
+    # A directory's generated frame: the digest of the child frames it was written from
+    # (`tree.hashing.sources_digest`), so that it can tell when a child's frame moved.
+    sources_digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as a mapping of every key, in the contract's order."""
+        """The record as a mapping of every key, in the contract's order (`sources_digest`
+        only when set, so that records written before it keep their encoding and ids)."""
         # Field by field rather than `asdict`, which deep-copies: this runs per frame.
         mapping = {name: getattr(self, name) for name in _FIELD_ORDER}
+        if self.sources_digest is None:
+            del mapping["sources_digest"]
         # A record made without the builder may hold a plain string here; the
         # policy, not an AttributeError, must be what refuses a bad one.
         if isinstance(self.source, Source):
@@ -127,6 +133,7 @@ _FIELDS: dict[str, Callable[[str, object], Any]] = {
     "input_tokens": _optional(_count),
     "output_tokens": _optional(_count),
     "attempts": lambda k, v: _count(k, v, maximum=MAX_ATTEMPTS),
+    "sources_digest": _optional(lambda k, v: _text(k, v, pattern=_HEX_DIGEST)),
 }
 _REQUIRED = ("agent_id", "frame_type", "source")
 
@@ -169,10 +176,13 @@ def build_metadata(
     input_tokens: int | None = None,
     output_tokens: int | None = None,
     attempts: int = 0,
+    sources_digest: str | None = None,
 ) -> FrameMetadata:
     """The builder: the one way to make frame metadata, checked by the policy."""
+    optional = {} if sources_digest is None else {"sources_digest": sources_digest}
     return validate_metadata(
         {
+            **optional,
             "agent_id": agent_id,
             "frame_type": frame_type,
             "source": source.value,

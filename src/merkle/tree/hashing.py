@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from blake3 import blake3
 
@@ -101,3 +101,13 @@ def frame_id_of(
         )
     )
     return blake3(encoded).hexdigest()
+
+
+def sources_digest(children: Iterable[tuple[str, str]]) -> str:
+    """The digest of the child frames a directory's frame is written from: each child's
+    name with the id of the frame used, in name order."""
+    encoded = b"".join(
+        _field(name.encode("utf-8")) + _field(bytes.fromhex(frame_id))
+        for name, frame_id in sorted(children)
+    )
+    return blake3(b"merkle.sources.v1" + encoded).hexdigest()

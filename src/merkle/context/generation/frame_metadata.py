@@ -14,6 +14,7 @@ def generated_metadata(
     *,
     prompt_digest: str,
     attempt: int,
+    sources_digest: str | None = None,
 ) -> FrameMetadata:
     """The typed metadata of a frame generated for `request`: who, how, a digest of the
     prompt (never its text), token counts and the attempt that succeeded."""
@@ -28,4 +29,5 @@ def generated_metadata(
         input_tokens=response.usage.input_tokens,
         output_tokens=response.usage.output_tokens,
         attempts=attempt,
+        sources_digest=sources_digest,
     )

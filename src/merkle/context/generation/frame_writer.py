@@ -32,6 +32,7 @@ from merkle.metadata.redaction import warm as warm_redaction
 from merkle.providers.base import CompletionOptions, Provider
 from merkle.providers.registry import ProviderRegistry
 from merkle.store import StorageBackend
+from merkle.tree.hashing import sources_digest
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,7 +151,12 @@ class FrameWriter:
         )  # fmt: skip
         response = await call_provider(call, provider, events=seen)
         metadata = generated_metadata(
-            request, call, response, prompt_digest=payload.digest, attempt=attempt
+            request,
+            call,
+            response,
+            prompt_digest=payload.digest,
+            attempt=attempt,
+            sources_digest=sources_digest(payload.sources) if payload.sources else None,
         )
         draft = FrameDraft(key=request.key, content=response.text, metadata=metadata)
         return draft, GenerationTrace(prompt=payload, call=call, response=response)

@@ -126,7 +126,7 @@ def _request(plan: GenerationPlan, item: GenerationItem) -> FrameRequest:
         provider_name=item.provider_name,
         priority=plan.priority,
         plan_id=plan.plan_id,
-        force=plan.force,
+        force=plan.force or item.force,
     )
 
 

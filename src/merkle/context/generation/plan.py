@@ -32,6 +32,8 @@ class GenerationItem:
     path: str
     node_type: NodeType
     provider_name: str
+    # The item replaces the key's head (a stale one) even though the plan does not force.
+    force: bool = False
 
     @property
     def node_id(self) -> str:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from merkle.context.api import ContextApi
+from merkle.context.api import ContextApi, metadata_of
 from merkle.context.generation.plan import (
     FailurePolicy,
     GenerationItem,
@@ -24,7 +24,7 @@ from merkle.context.generation.plan import (
 )
 from merkle.context.queue import EventSink, NullSink, Priority
 from merkle.errors import UsageError
-from merkle.store import FrameKey, NodeRecord, NodeType, StorageBackend
+from merkle.store import Frame, FrameKey, NodeRecord, NodeType, StorageBackend
 from merkle.tree.paths import ROOT, canonicalise, depth_of
 
 
@@ -43,6 +43,8 @@ class GenerateOptions:
     priority: Priority = Priority.URGENT
     session_id: str | None = None
     source: str = "context generate"
+    # Heads written by this provider count as missing (an upgrade from `local`, say).
+    replace_provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,8 +119,8 @@ class ContextGenerate:
             if target.node_type is NodeType.DIRECTORY and not options.force:
                 self._check_descendants(target, options)
             nodes = [target]
-        todo, skipped = self._filter_heads(nodes, options)
-        levels = _levels(todo, options)
+        todo, skipped, replaced = self._filter_heads(nodes, options)
+        levels = _levels(todo, options, replaced)
         if not levels:
             self._sink.emit(
                 "plan_constructed",
@@ -148,18 +150,44 @@ class ContextGenerate:
 
     def _filter_heads(
         self, nodes: list[NodeRecord], options: GenerateOptions
-    ) -> tuple[list[NodeRecord], list[str]]:
+    ) -> tuple[list[NodeRecord], list[str], set[str]]:
+        """The nodes to generate, the paths skipped for their fresh heads, and the node
+        ids whose head is replaced (stale, or from the provider being replaced).
+
+        Freshness climbs: a node that is generated changes what its directory was
+        written from, so every ancestor within `nodes` is generated after it.
+        """
         if options.force:
-            return nodes, []
-        todo, skipped = [], []
+            return nodes, [], set()
+        wanted: set[str] = set()
+        replaced: set[str] = set()
         for record in nodes:
-            key = FrameKey(record.node_id, options.agent_id, options.frame_type)
-            if self._api.head(key) is None:
-                todo.append(record)
-            else:
-                skipped.append(record.path)
-                self._sink.emit("node_skipped", {"path": record.path, "reason": "head exists"})
-        return todo, skipped
+            frame = self._api.head(FrameKey(record.node_id, options.agent_id, options.frame_type))
+            if frame is None:
+                wanted.add(record.node_id)
+            elif self._replaces(frame, record, options):
+                wanted.add(record.node_id)
+                replaced.add(record.node_id)
+        parents = {child: record for record in nodes for _, child in record.children}
+        for node_id in list(wanted):
+            parent = parents.get(node_id)
+            while parent is not None and parent.node_id not in wanted:
+                wanted.add(parent.node_id)
+                replaced.add(parent.node_id)  # it has a head: nodes without one are wanted
+                parent = parents.get(parent.node_id)
+        todo = [record for record in nodes if record.node_id in wanted]
+        skipped = [record.path for record in nodes if record.node_id not in wanted]
+        for path in skipped:
+            self._sink.emit("node_skipped", {"path": path, "reason": "head exists"})
+        return todo, skipped, replaced
+
+    def _replaces(self, frame: Frame, record: NodeRecord, options: GenerateOptions) -> bool:
+        """Whether the head `frame` of `record` is to be written again: stale, or made by
+        the provider being replaced."""
+        replacing = options.replace_provider
+        if replacing is not None and metadata_of(frame).provider == replacing:
+            return True
+        return self._api.stale_reason(record, frame) is not None
 
     def _check_descendants(self, target: NodeRecord, options: GenerateOptions) -> None:
         self._sink.emit("descendant_check_started", {"path": target.path})
@@ -178,7 +206,7 @@ class ContextGenerate:
 
 
 def _levels(
-    nodes: list[NodeRecord], options: GenerateOptions
+    nodes: list[NodeRecord], options: GenerateOptions, replaced: set[str]
 ) -> tuple[tuple[GenerationItem, ...], ...]:
     """Group by depth, deepest first; within a level, in path order."""
     by_depth: defaultdict[int, list[GenerationItem]] = defaultdict(list)
@@ -189,6 +217,7 @@ def _levels(
                 path=record.path,
                 node_type=record.node_type,
                 provider_name=options.provider_name,
+                force=record.node_id in replaced,
             )
         )
     return tuple(

@@ -57,12 +57,15 @@ class PromptError(GenerationError):
 class PromptPayload:
     """The rendered prompt: its messages, and a digest that names it without its text.
 
-    `redactions` lists the rules whose matches were replaced before sending.
+    `redactions` lists the rules whose matches were replaced before sending;
+    `sources`, for a directory, each child's name and the id of the frame sent
+    for it (what the directory's frame is written from).
     """
 
     messages: tuple[Message, ...]
     digest: str
     redactions: tuple[str, ...] = ()
+    sources: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The payload as plain data, in a stable shape (for parity artifacts)."""
@@ -149,10 +152,11 @@ class PromptBuilder:
                 hint="run `merkle scan`, then generate again",
             )
         redactions: list[str] = []
+        sources: list[tuple[str, str]] = []
         if record.node_type is NodeType.FILE:
             blocks, template = self._file_blocks(record, redactions), agent.user_prompt_file
         else:
-            blocks = self._child_blocks(record, request, redactions)
+            blocks = self._child_blocks(record, request, redactions, sources)
             template = agent.user_prompt_directory
         values = {
             "path": _redacted(record.path, redactions),
@@ -169,7 +173,10 @@ class PromptBuilder:
             Message(role=Role.USER, content=user),
         )
         return PromptPayload(
-            messages=messages, digest=_digest(messages), redactions=tuple(redactions)
+            messages=messages,
+            digest=_digest(messages),
+            redactions=tuple(redactions),
+            sources=tuple(sources),
         )
 
     # -- a file: its text ------------------------------------------------------------
@@ -241,7 +248,11 @@ class PromptBuilder:
     # -- a directory: its children's frames --------------------------------------------
 
     def _child_blocks(
-        self, record: NodeRecord, request: FrameRequest, redactions: list[str]
+        self,
+        record: NodeRecord,
+        request: FrameRequest,
+        redactions: list[str],
+        sources: list[tuple[str, str]],
     ) -> list[str]:
         if not record.children:
             shown = _redacted(record.path, redactions)
@@ -264,4 +275,5 @@ class PromptBuilder:
             redactions += found
             shown = _redacted(child.path, redactions)
             blocks.append(child_block(shown, content, node_type=child.node_type.value))
+            sources.append((name, frame.frame_id))
         return blocks
