@@ -367,11 +367,14 @@ def test_credentials_in_a_source_file_never_reach_the_server(
 def test_binary_bytes_never_reach_the_server(workspace: Workspace, server: LlmServer) -> None:
     scan_files(workspace, {"assets/logo.png": b"\x89PNG\r\n\x1a\n\x00\x00" + b"PIXELDATA" * 50})
     with generation_against(workspace, server) as g:
-        run_openai(g, "assets/logo.png")
+        draft, trace = run_openai(g, "assets/logo.png")
 
-    [request] = server.requests
-    assert b"PIXELDATA" not in request.raw_body
-    assert "[binary or non-UTF-8 file, 460 bytes, not shown]" in user_message(request.body)
+    # Nothing in it a model could read: the embedded provider answers, no call is paid.
+    assert server.requests == []
+    assert "[binary or non-UTF-8 file, 460 bytes, not shown]" in trace.prompt.messages[1].content
+    assert b"PIXELDATA".decode() not in trace.prompt.messages[1].content
+    assert (draft.metadata.provider, draft.metadata.provider_type) == ("local", "local")
+    assert "460" in draft.content
 
 
 # -- one metadata contract for the direct and the generated path ----------------------

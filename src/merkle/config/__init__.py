@@ -1,6 +1,11 @@
 """Configuration: where it lives, what a new workspace starts with, and loading it."""
 
-from merkle.config.defaults import DEFAULT_AGENT, DEFAULT_FRAME_TYPE, DEFAULT_PROVIDER
+from merkle.config.defaults import (
+    DEFAULT_AGENT,
+    DEFAULT_FRAME_TYPE,
+    DEFAULT_LOCAL_ONLY,
+    DEFAULT_PROVIDER,
+)
 from merkle.config.loader import load_settings
 from merkle.config.model import (
     AgentSettings,
@@ -24,6 +29,7 @@ __all__ = [
     "DEFAULT_AGENT",
     "DEFAULT_CONFIG_TOML",
     "DEFAULT_FRAME_TYPE",
+    "DEFAULT_LOCAL_ONLY",
     "DEFAULT_PROVIDER",
     "WORKSPACE_DIR_NAME",
     "AgentSettings",

@@ -110,6 +110,12 @@ def _boolean(value: object) -> bool:
     return value
 
 
+def _patterns(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise _Invalid(f"must be a list of gitignore patterns (got {value!r})")
+    return tuple(value)
+
+
 def _env_name(value: object) -> str:
     if not isinstance(value, str) or not ENV_NAME.fullmatch(value):
         raise _Invalid(f"must name an environment variable, like OPENAI_API_KEY (got {value!r})")
@@ -124,6 +130,7 @@ SECTIONS: dict[str, dict[str, Check]] = {
         "queue_max_size": _integer(1, 10_000_000),
         "allow_hardlinks": _boolean,
         "replace_provider": _identifier,
+        "local_only": _patterns,
     },
     "sessions": {"keep": _integer(0, 1_000_000), "max_age_days": _number(0, 36_500)},
     "store": {"url": _store_url},
@@ -282,9 +289,12 @@ def environment_source(environ: Mapping[str, str]) -> list[Source]:
                 continue
             label = f"environment variable {variable}"
             value: object = raw
-            if section == "generation" and SECTIONS[section][key] is _boolean:
+            check = SECTIONS[section][key]
+            if check is _boolean:
                 value = _environment_boolean(label, variable, raw)
-            elif section == "generation" and SECTIONS[section][key] is not _identifier:
+            elif check is _patterns:
+                value = [item.strip() for item in raw.split(",") if item.strip()]
+            elif section == "generation" and check is not _identifier:
                 try:
                     value = int(raw)
                 except ValueError:

@@ -63,6 +63,9 @@ class GenerationSettings:
     # Heads written by this provider count as missing: `generate` writes them again
     # (moving from the offline `local` provider to a real one).
     replace_provider: str | None = None
+    # Files (gitignore patterns) summarised by the embedded provider, never sent: they
+    # are added to `DEFAULT_LOCAL_ONLY`.
+    local_only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

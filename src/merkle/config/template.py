@@ -31,6 +31,8 @@ DEFAULT_CONFIG_TOML = """\
 # queue_max_size = 10000      # requests pending or running before new ones are refused
 # allow_hardlinks = false     # send the text of files with several hard links
 # replace_provider = "local"  # regenerate the frames this provider wrote
+# local_only = ["tests/fixtures/**"]  # summarised offline, never sent (beside lock
+#                             # files, minified bundles and generated code)
 
 # What `merkle scan` and `merkle context generate` record (see `merkle sessions`):
 # after each, completed sessions beyond the newest `keep` or older than

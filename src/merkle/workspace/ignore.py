@@ -19,8 +19,8 @@ from collections.abc import Collection
 
 from merkle.metadata.credentials import credential_rule
 from merkle.tree.builtin_ignore import is_builtin_ignored
+from merkle.tree.gitignore import GitPattern, InvalidPattern, decide, parse_pattern
 from merkle.tree.paths import ROOT, name_of
-from merkle.workspace.gitignore import GitPattern, InvalidPattern, decide, parse_pattern
 
 RULE_FILES = (".gitignore", ".merkleignore")
 MAX_RULE_FILE_BYTES = 1 << 20

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from merkle.agents import AgentRegistry
-from merkle.config import GenerationSettings, ProviderSettings
+from merkle.config import DEFAULT_LOCAL_ONLY, GenerationSettings, ProviderSettings
 from merkle.context.api import FrameDraft
 from merkle.context.generation.frame_metadata import generated_metadata
 from merkle.context.generation.prompt import PromptBuilder, PromptError, PromptPayload
@@ -30,7 +30,7 @@ from merkle.context.queue import EventSink, FrameRequest, NullSink
 from merkle.errors import ReaderAgent
 from merkle.metadata.redaction import warm as warm_redaction
 from merkle.providers.base import CompletionOptions, Provider
-from merkle.providers.registry import ProviderRegistry
+from merkle.providers.registry import LOCAL, ProviderRegistry
 from merkle.store import StorageBackend
 from merkle.tree.hashing import sources_digest
 
@@ -100,6 +100,7 @@ class FrameWriter:
             frames=deps.store.frames,
             file_budget_bytes=deps.settings.file_budget_bytes,
             allow_hardlinks=deps.settings.allow_hardlinks,
+            local_only=(*DEFAULT_LOCAL_ONLY, *deps.settings.local_only),
         )
 
     async def prepare(self, provider_name: str) -> None:
@@ -137,7 +138,9 @@ class FrameWriter:
             payload = self.prompt(request)
         else:
             payload = await asyncio.to_thread(self.prompt, request)
-        provider, settings = self._deps.provider(request.provider_name)
+        # Nothing a model could read, or kept offline: the embedded provider answers.
+        provider_name = LOCAL.name if payload.local_only else request.provider_name
+        provider, settings = self._deps.provider(provider_name)
         options = CompletionOptions(
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
@@ -147,7 +150,7 @@ class FrameWriter:
         seen = CallEvents(
             self._sink,
             {"request_id": request_id, "path": request.path, "agent_id": request.agent_id,
-             "provider": request.provider_name, "attempt": attempt},
+             "provider": provider_name, "attempt": attempt},
         )  # fmt: skip
         response = await call_provider(call, provider, events=seen)
         metadata = generated_metadata(

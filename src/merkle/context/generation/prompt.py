@@ -15,7 +15,7 @@ import json
 import os
 import stat
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from merkle.providers.base import Message, Role
 from merkle.providers.payload import child_block, directory_block, file_block
 from merkle.store import FrameKey, FrameRepository, NodeRecord, NodeRepository, NodeType
 from merkle.tree.builtin_ignore import is_builtin_ignored
+from merkle.tree.gitignore import decide, parse_pattern
 from merkle.tree.paths import name_of, on_disk
 
 CHUNK_BYTES = 1 << 20
@@ -66,6 +67,9 @@ class PromptPayload:
     digest: str
     redactions: tuple[str, ...] = ()
     sources: tuple[tuple[str, str], ...] = ()
+    # Nothing in it a model could read (a binary file, a withheld one) or a file the
+    # configuration keeps offline: the embedded provider answers it, no call is paid.
+    local_only: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The payload as plain data, in a stable shape (for parity artifacts)."""
@@ -135,12 +139,14 @@ class PromptBuilder:
         frames: FrameRepository,
         file_budget_bytes: int,
         allow_hardlinks: bool = False,
+        local_only: Sequence[str] = (),
     ) -> None:
         self._root = Path(os.path.realpath(workspace_root))
         self._nodes = nodes
         self._frames = frames
         self._budget = file_budget_bytes
         self._allow_hardlinks = allow_hardlinks
+        self._local_only = [p for p in map(parse_pattern, local_only) if p is not None]
 
     def build(self, request: FrameRequest, agent: AgentProfile) -> PromptPayload:
         """The system and user messages for `request`, written as `agent`."""
@@ -154,10 +160,13 @@ class PromptBuilder:
         redactions: list[str] = []
         sources: list[tuple[str, str]] = []
         if record.node_type is NodeType.FILE:
-            blocks, template = self._file_blocks(record, redactions), agent.user_prompt_file
+            blocks, readable = self._file_blocks(record, redactions)
+            template = agent.user_prompt_file
+            offline = not readable or decide(self._local_only, record.path, is_dir=False)
         else:
             blocks = self._child_blocks(record, request, redactions, sources)
             template = agent.user_prompt_directory
+            offline = False
         values = {
             "path": _redacted(record.path, redactions),
             "node_type": record.node_type.value,
@@ -177,11 +186,13 @@ class PromptBuilder:
             digest=_digest(messages),
             redactions=tuple(redactions),
             sources=tuple(sources),
+            local_only=bool(offline),
         )
 
     # -- a file: its text ------------------------------------------------------------
 
-    def _file_blocks(self, record: NodeRecord, redactions: list[str]) -> list[str]:
+    def _file_blocks(self, record: NodeRecord, redactions: list[str]) -> tuple[list[str], bool]:
+        """The file's block, and whether it holds text a model can read."""
         if is_builtin_ignored(name_of(record.path), is_dir=False):
             raise PromptError(
                 "secret_file",
@@ -192,11 +203,12 @@ class PromptBuilder:
         if links > 1 and not self._allow_hardlinks:
             # The same content may be a file outside the workspace under another name.
             why = f"it has {links} hard links, so its content may live outside the workspace"
-            return [file_block(shown_path, f"[not shown: {why}]", withheld=why)]
+            return [file_block(shown_path, f"[not shown: {why}]", withheld=why)], False
         text = _decode(head, cut=total > len(head))
         if text is None:
             placeholder = f"[binary or non-UTF-8 file, {total:,} bytes, not shown]"
-            return [file_block(shown_path, placeholder, binary="true", size_bytes=str(total))]
+            block = file_block(shown_path, placeholder, binary="true", size_bytes=str(total))
+            return [block], False
         # Redact before cutting: a secret the cut split would no longer be recognised.
         text, found = redact(text, path=record.path)
         redactions += found
@@ -206,7 +218,7 @@ class PromptBuilder:
                 f"\n[... truncated: showing the first {len(shown.encode('utf-8')):,}"
                 f" of {total:,} bytes ...]"
             )
-        return [file_block(shown_path, text)]
+        return [file_block(shown_path, text)], True
 
     def _read_verified(self, record: NodeRecord) -> tuple[bytes, int, int]:
         """The first `budget` bytes of the file, its size and its number of hard links,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from merkle.workspace.gitignore import InvalidPattern, decide, parse_pattern
+from merkle.tree.gitignore import InvalidPattern, decide, parse_pattern
 
 
 def matches(line: str, path: str, *, is_dir: bool = False) -> bool:
