@@ -5,6 +5,8 @@ children already have (written by this provider or any other). It says what
 the directory holds (counts, main languages) and quotes, per child, the first
 line of that child's frame that says something: headings, code fences, rules
 and tables are skipped, and the line is cut at its first full sentence.
+Every child is named, within the answer's size: lines are shortened first,
+then the last children are listed by name only, never dropped half way.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from merkle.providers.local.outline import clip, code, plural
 from merkle.providers.payload import Block
 from merkle.tree.paths import ROOT, name_of, parent_of
 
-MAX_CHILDREN = 80
 _MAX_LINE_CHARS = 200
+_SHORTER_LINES = (200, 120, 80, 50)
+NO_LIMIT = 1 << 30
 _MAX_LANGUAGES = 3
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
@@ -30,16 +33,49 @@ _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bvs)[.!?](?=\s+[A-Z`\"'(\[])")
 
 
-def summarise_directory(children: list[Block]) -> str:
-    """The Markdown summary of the directory whose children's frames are `children`."""
+def summarise_directory(children: list[Block], *, max_chars: int = NO_LIMIT) -> str:
+    """The Markdown summary of the directory whose children's frames are `children`,
+    naming every child in at most `max_chars` characters (as far as names fit)."""
     path = _directory_path(children)
-    parts = [f"# {code(path + '/' if path != ROOT else path)}", _contents(children)]
-    bullets = [_child_line(child) for child in children[:MAX_CHILDREN]]
-    hidden = len(children) - MAX_CHILDREN
-    if hidden > 0:
-        bullets.append(f"- and {plural(hidden, 'more child', 'more children')}")
-    parts.append("\n".join(bullets))
-    return "\n\n".join(parts) + "\n"
+    head = f"# {code(path + '/' if path != ROOT else path)}\n\n{_contents(children)}\n\n"
+    room = max_chars - len(head) - 1
+    for width in _SHORTER_LINES:
+        bullets = "\n".join(_child_line(child, width) for child in children)
+        if len(bullets) <= room:
+            return head + bullets + "\n"
+    return head + _compact(children, room) + "\n"
+
+
+def _compact(children: list[Block], room: int) -> str:
+    """As many children as fit with a line, then the rest by name, then a count."""
+    lines: list[str] = []
+    used = 0
+    index = 0
+    # Half the room for lines, the rest for the names of the others.
+    while index < len(children):
+        line = _child_line(children[index], _SHORTER_LINES[-1])
+        if used + len(line) + 1 > room // 2:
+            break
+        lines.append(line)
+        used += len(line) + 1
+        index += 1
+    names: list[str] = []
+    for position, child in enumerate(children[index:], start=index):
+        name = code(_name(child))
+        rest = len(children) - position - 1
+        tail = f" and {plural(rest, 'more child', 'more children')}" if rest else ""
+        if used + len("- also: ") + len(", ".join([*names, name])) + len(tail) + 40 > room:
+            hidden = len(children) - position
+            names.append(f"and {plural(hidden, 'more child', 'more children')}")
+            break
+        names.append(name)
+    if names:
+        lines.append("- also: " + ", ".join(names))
+    return "\n".join(lines)
+
+
+def _name(child: Block) -> str:
+    return name_of(child.path) + ("/" if _is_directory(child) else "")
 
 
 def _directory_path(children: list[Block]) -> str:
@@ -67,10 +103,10 @@ def _contents(children: list[Block]) -> str:
     return summary + "."
 
 
-def _child_line(child: Block) -> str:
-    name = name_of(child.path) + ("/" if _is_directory(child) else "")
+def _child_line(child: Block, width: int = _MAX_LINE_CHARS) -> str:
     line = first_meaningful_line(child.body)
-    return f"- {code(name)}: {line}" if line else f"- {code(name)}: (its context is empty)"
+    said = clip(line, width) if line else "(its context is empty)"
+    return f"- {code(_name(child))}: {said}"
 
 
 def first_meaningful_line(frame: str) -> str | None:

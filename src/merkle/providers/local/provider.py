@@ -21,7 +21,7 @@ from merkle.providers.base import (
     Role,
     Usage,
 )
-from merkle.providers.local.directory import summarise_directory
+from merkle.providers.local.directory import NO_LIMIT, summarise_directory
 from merkle.providers.local.file_summary import summarise_file
 from merkle.providers.payload import parse_blocks
 
@@ -71,7 +71,10 @@ class LocalProvider:
             )
         # The outliners are quick (milliseconds for a file within the prompt
         # budget), so they run inline rather than in a thread.
-        text = _fit(summarise(_user_text(messages)), options.max_tokens or self._max_tokens)
+        max_tokens = options.max_tokens or self._max_tokens
+        text = _fit(
+            summarise(_user_text(messages), max_chars=max_tokens * CHARS_PER_TOKEN), max_tokens
+        )
         usage = Usage(
             input_tokens=sum(estimate_tokens(message.content) for message in messages),
             output_tokens=estimate_tokens(text),
@@ -79,8 +82,9 @@ class LocalProvider:
         return Completion(text=text, model=self._model, usage=usage)
 
 
-def summarise(prompt: str) -> str:
-    """The summary of the node whose content blocks open `prompt`."""
+def summarise(prompt: str, *, max_chars: int = NO_LIMIT) -> str:
+    """The summary of the node whose content blocks open `prompt`; a directory's names
+    every child within `max_chars`."""
     blocks = parse_blocks(prompt)
     kinds = {block.kind for block in blocks}
     if not blocks:
@@ -99,7 +103,7 @@ def summarise(prompt: str) -> str:
             hint="send one file block for a file node, or child blocks for a directory",
         )
     if kinds == {"child"}:
-        return summarise_directory(blocks)
+        return summarise_directory(blocks, max_chars=max_chars)
     return "\n".join(summarise_file(block) for block in blocks)
 
 

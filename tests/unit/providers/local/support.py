@@ -28,9 +28,11 @@ def summarise_file(path: str, text: str, **attributes: str) -> str:
     return complete(file_block(path, text, **attributes) + INSTRUCTIONS.format(path=path)).text
 
 
-def summarise_directory(path: str, children: list[tuple[str, str, str]]) -> str:
+def summarise_directory(
+    path: str, children: list[tuple[str, str, str]], *, max_tokens: int | None = None
+) -> str:
     """The summary of a directory from `(path, node_type, frame)` children."""
     blocks = "\n".join(
         child_block(child, frame, node_type=node_type) for child, node_type, frame in children
     )
-    return complete(blocks + INSTRUCTIONS.format(path=path)).text
+    return complete(blocks + INSTRUCTIONS.format(path=path), max_tokens=max_tokens).text

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from merkle.providers.local.directory import MAX_CHILDREN, first_meaningful_line
+from merkle.providers.local.directory import first_meaningful_line
+from merkle.providers.local.provider import CHARS_PER_TOKEN
 from tests.unit.providers.local.support import summarise_directory
 
 
@@ -51,9 +54,31 @@ def test_contents_line_counts_files_directories_and_ranks_languages() -> None:
     ]
 
 
-def test_a_huge_directory_is_capped() -> None:
-    children = [(f"big/f{index:03}.txt", "file", "x\n") for index in range(MAX_CHILDREN + 5)]
-    summary = summarise_directory("big", children)
-    assert "- `f079.txt`: x" in summary
-    assert "f080.txt" not in summary
-    assert summary.endswith("- and 5 more children\n")
+def test_a_big_directory_names_every_child_when_the_lines_fit() -> None:
+    said = "Parses one kind of record and hands it on. " * 3
+    children = [(f"big/f{index:03}.txt", "file", f"{said}\n") for index in range(250)]
+    summary = summarise_directory("big", children, max_tokens=8_000)
+    assert len(summary) <= 8_000 * CHARS_PER_TOKEN
+    assert all(f"- `f{index:03}.txt`: Parses" in summary for index in range(250))
+
+
+def test_a_huge_directory_names_the_rest_by_name_within_the_budget() -> None:
+    children = [(f"big/f{index:04}.txt", "file", "A long line. " * 20) for index in range(400)]
+    summary = summarise_directory("big", children, max_tokens=1_000)
+    assert len(summary) <= 1_000 * CHARS_PER_TOKEN
+    assert "- `f0000.txt`: A long line." in summary
+    also = next(line for line in summary.splitlines() if line.startswith("- also: "))
+    named = re.findall(r"`(f\d{4}\.txt)`", summary)
+    # Children are named in order without a gap, then counted, never cut mid-name.
+    assert named == [f"f{index:04}.txt" for index in range(len(named))]
+    hidden = 400 - len(named)
+    assert hidden > 0 and also.endswith(f"and {hidden} more children")
+
+
+def test_a_small_budget_still_names_children_in_full() -> None:
+    children = [(f"d/n{index}", "directory", "Sub.\n") for index in range(30)]
+    summary = summarise_directory("d", children, max_tokens=60)
+    assert len(summary) <= 60 * CHARS_PER_TOKEN
+    assert re.findall(r"`(n\d+/)`", summary) == [
+        f"n{i}/" for i in range(len(re.findall(r"`(n\d+/)`", summary)))
+    ]
