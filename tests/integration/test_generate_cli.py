@@ -197,7 +197,7 @@ def test_frame_type_decides_which_heads_count_and_which_child_frames_are_sent(
         other_requests = [r for r in bench.server.requests if r.path.endswith("/completions")]
         other_requests = other_requests[context_calls:]
         assert len(other_requests) == len(TREE_NODES)
-        directories = [r for r in other_requests if user_message(r).startswith("<child ")]
+        directories = [r for r in other_requests if "\n<child " in user_message(r)]
         assert len(directories) == 5
         for request in directories:
             message = user_message(request)

@@ -94,7 +94,7 @@ TREE_NODES = (
     "src/sub/deep/e.py",
 )
 
-_FIRST_BLOCK = re.compile(r'\A<(file|child|directory) path="([^"]*)"')
+_FIRST_BLOCK = re.compile(r'^<(file|child|directory) path="([^"]*)"', re.MULTILINE)
 
 
 def parent_path(path: str) -> str:
@@ -113,7 +113,7 @@ def node_of(request: RecordedRequest) -> str | None:
     message: a file's own block, a directory's first child or its empty-directory note."""
     if request.path != CHAT_PATH:
         return None
-    found = _FIRST_BLOCK.match(user_message(request))
+    found = _FIRST_BLOCK.search(user_message(request))
     if found is None:
         return None
     kind, path = found.groups()

@@ -20,7 +20,7 @@ unclear, say so briefly.
 - Write Markdown. No preamble, no closing remarks."""
 
 DOCS_WRITER_FILE = """\
-Write the context note for the file `{path}` ({file_size} bytes), given above.
+Write the context note for the file `{path}` ({file_size} bytes), given below.
 
 Start with one sentence that says what the file is for. Then cover, as far as \
 they apply: its main responsibilities; its public interface (each important \
@@ -30,7 +30,7 @@ error handling. Keep it under 300 words."""
 
 DOCS_WRITER_DIRECTORY = """\
 Write the context note for the directory `{path}`, from the notes about its \
-children given above.
+children given below.
 
 Start with one sentence that says what this directory is for as a whole. Then \
 describe how its parts fit together: the main entry points, the flow between \

@@ -13,6 +13,7 @@ from merkle.config import ProviderSettings
 from merkle.providers.base import CompletionOptions, Message, ProviderError, Role
 from merkle.providers.payload import file_block
 from merkle.providers.registry import ProviderRegistry
+from merkle.providers.windows import context_window
 
 provider_app = typer.Typer(help="List, show and test providers.", no_args_is_help=True)
 # A real, tiny payload: one file block, so that every provider (the local one
@@ -39,6 +40,7 @@ def _summary(settings: ProviderSettings) -> dict[str, Any]:
         "timeout_s": settings.timeout_s,
         "max_tokens": settings.max_tokens,
         "temperature": settings.temperature,
+        "context_window_tokens": context_window(settings),
     }
 
 

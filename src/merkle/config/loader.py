@@ -145,6 +145,7 @@ PROVIDER_KEYS: dict[str, Check] = {
     "timeout_s": _number(0, 3600, above=True),
     "max_tokens": _integer(1, 1_000_000),
     "temperature": _number(0, 2),
+    "context_window_tokens": _integer(512, 100_000_000),
 }
 PROMPT_KEYS = ("system_prompt", "user_prompt_file", "user_prompt_directory", "response_template")
 AGENT_KEYS: dict[str, Check] = {
@@ -343,6 +344,13 @@ def _provider(name: str, values: Mapping[str, Any], origin: str) -> ProviderSett
         raise ConfigError(
             f"{origin}: providers.{name}.temperature: the Anthropic API no longer takes it",
             hint="remove temperature from this provider",
+        )
+    window = values.get("context_window_tokens")
+    if window is not None and values.get("max_tokens", 1024) * 2 > window:
+        raise ConfigError(
+            f"{origin}: providers.{name}.max_tokens: the answer would take more than half"
+            f" of the {window}-token window, leaving too little for the prompt",
+            hint="lower max_tokens, or raise context_window_tokens if the model has more",
         )
     return ProviderSettings(name=name, origin=origin, **values)
 

@@ -25,6 +25,9 @@ class ProviderSettings:
     timeout_s: float = 60.0
     max_tokens: int = 1024
     temperature: float | None = None
+    # Tokens the model reads and writes in one call; None: known per model, or
+    # conservative (`merkle.providers.windows`).
+    context_window_tokens: int | None = None
     origin: str = "built-in"
 
 

@@ -23,7 +23,8 @@ DEFAULT_CONFIG_TOML = """\
 # model = "gpt-4o-mini"
 # api_key_env = "OPENAI_API_KEY"
 # timeout_s = 60
-# max_tokens = 1024
+# max_tokens = 1024           # the answer's size, reserved within the window
+# context_window_tokens = 128000  # default: known per model, 8192 when unknown
 
 # [generation]
 # max_attempts = 4            # tries per node; only retryable errors are retried

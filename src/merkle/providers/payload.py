@@ -1,9 +1,10 @@
 """The wire format of a prompt's content blocks (ARCHITECTURE section 5).
 
-A user message starts with content blocks, then the agent's instructions.
-A file node sends its text in one `<file>` block; a directory sends each
-child's frame in a `<child>` block, in path order, and an empty directory
-sends one `<directory>` block that says so. Inside a block, a closing
+A user message starts with the agent's instructions, then content blocks
+(a server that cuts a long prompt cuts content, not the task). A file node
+sends its text in one `<file>` block; a directory sends each child's frame
+in a `<child>` block, in path order, and an empty directory sends one
+`<directory>` block that says so. Inside a block, a closing
 tag of the block's own kind is escaped (`<\\/file>`), so a block always ends
 at its first closing tag and parsing is unambiguous. The local provider reads
 the blocks back; every other provider just sends them.
@@ -21,6 +22,8 @@ _BLOCK = re.compile(
     re.DOTALL,
 )
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
+# The last line of a file block whose text was cut to fit starts with this.
+TRUNCATION_MARKER = "[... truncated"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

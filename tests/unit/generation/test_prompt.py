@@ -5,6 +5,7 @@ Every prompt here is built from a real scanned workspace and its real store.
 
 from __future__ import annotations
 
+import ast
 import os
 import time
 
@@ -105,11 +106,12 @@ def test_file_prompt_is_system_prompt_then_file_block_template_and_response_temp
     system, user = payload.messages
     assert (system.role.value, system.content) == ("system", SYSTEM_PROMPT)
     assert user.role.value == "user"
+    # Instructions first: a server that cuts a long prompt cuts content, not the task.
     assert user.content == (
+        "Describe the file src/app.py (25 bytes).\n\n" + TEMPLATE_TAIL + "\n\n"
         '<file path="src/app.py">\n'
         "import os\n\nprint(os.sep)\n"
-        "\n</file>\n\n"
-        "Describe the file src/app.py (25 bytes).\n\n" + TEMPLATE_TAIL
+        "\n</file>"
     )
 
 
@@ -122,7 +124,7 @@ def test_file_prompt_without_response_template_ends_with_the_filled_template(
         payload = g.prompt("notes.md", agent_id="plain")
 
     assert payload.messages[1].content == (
-        '<file path="notes.md">\n# Notes\n\n</file>\n\nDescribe the file notes.md (8 bytes).'
+        'Describe the file notes.md (8 bytes).\n\n<file path="notes.md">\n# Notes\n\n</file>'
     )
 
 
@@ -133,7 +135,7 @@ def test_closing_tag_inside_file_text_is_escaped_so_the_block_ends_once(
     with generation(workspace) as g:
         user = g.prompt("page.html").messages[1].content
 
-    assert user.startswith('<file path="page.html">\n<p>x</p><\\/file>tail\n\n</file>\n\n')
+    assert user.endswith('<file path="page.html">\n<p>x</p><\\/file>tail\n\n</file>')
     assert user.count("</file>") == 1
 
 
@@ -162,10 +164,10 @@ def test_directory_prompt_sends_child_frames_in_path_order_then_the_template(
 
     assert payload.messages[0].content == SYSTEM_PROMPT
     assert payload.messages[1].content == (
+        "Describe the directory pkg from its children.\n\n" + TEMPLATE_TAIL + "\n\n"
         '<child path="pkg/alpha.py" node_type="file">\nAbout alpha.\n</child>\n\n'
         '<child path="pkg/mid" node_type="directory">\nAbout mid.\n</child>\n\n'
-        '<child path="pkg/zeta.py" node_type="file">\nAbout zeta.\n</child>\n\n'
-        "Describe the directory pkg from its children.\n\n" + TEMPLATE_TAIL
+        '<child path="pkg/zeta.py" node_type="file">\nAbout zeta.\n</child>'
     )
 
 
@@ -178,9 +180,7 @@ def test_directory_prompt_sends_each_childs_head_frame_not_an_older_one(
         g.put_manual("pkg/a.py", "Newest note about a.")
         user = g.prompt("pkg").messages[1].content
 
-    assert user.startswith(
-        '<child path="pkg/a.py" node_type="file">\nNewest note about a.\n</child>\n\n'
-    )
+    assert user.endswith('<child path="pkg/a.py" node_type="file">\nNewest note about a.\n</child>')
     assert "OLDER-NOTE" not in user
 
 
@@ -193,8 +193,8 @@ def test_empty_directory_prompt_is_one_directory_block_with_zero_children(
         payload = g.prompt("hollow")
 
     assert payload.messages[1].content == (
-        '<directory path="hollow" children="0">\n(empty directory)\n</directory>\n\n'
-        "Describe the directory hollow from its children.\n\n" + TEMPLATE_TAIL
+        "Describe the directory hollow from its children.\n\n" + TEMPLATE_TAIL + "\n\n"
+        '<directory path="hollow" children="0">\n(empty directory)\n</directory>'
     )
 
 
@@ -240,10 +240,10 @@ def test_binary_file_sends_a_placeholder_naming_its_size_never_its_bytes(
     with generation(workspace) as g:
         user = g.prompt("logo.png").messages[1].content
 
-    assert user.startswith(
+    assert user.startswith("Describe the file logo.png (1816 bytes).")
+    assert user.endswith(
         '<file path="logo.png" binary="true" size_bytes="1816">\n'
-        "[binary or non-UTF-8 file, 1,816 bytes, not shown]\n</file>\n\n"
-        "Describe the file logo.png (1816 bytes)."
+        "[binary or non-UTF-8 file, 1,816 bytes, not shown]\n</file>"
     )
     assert "PIXELDATA" not in user
     assert "PNG" not in user
@@ -264,7 +264,7 @@ def test_non_utf8_file_sends_a_placeholder(workspace: Workspace, data: bytes) ->
         user = g.prompt("legacy.txt").messages[1].content
 
     size = len(data)
-    assert user.startswith(
+    assert user.endswith(
         f'<file path="legacy.txt" binary="true" size_bytes="{size}">\n'
         f"[binary or non-UTF-8 file, {size} bytes, not shown]\n</file>"
     )
@@ -281,7 +281,14 @@ def test_binary_file_over_the_budget_names_its_whole_size(workspace: Workspace) 
     assert "truncated" not in user
 
 
-def test_file_over_the_budget_is_cut_with_a_visible_marker(workspace: Workspace) -> None:
+def file_text_of(user: str, path: str) -> str:
+    """The text a prompt's file block carries."""
+    return user.split(f'<file path="{path}">\n', 1)[1].removesuffix("\n</file>")
+
+
+def test_file_over_the_budget_is_cut_at_a_line_with_a_visible_marker(
+    workspace: Workspace,
+) -> None:
     lines = [f"line {n:03d} of the log\n" for n in range(125)]  # 20 bytes each
     text = "".join(lines)
     assert len(text) == 2500
@@ -289,14 +296,12 @@ def test_file_over_the_budget_is_cut_with_a_visible_marker(workspace: Workspace)
     with generation(workspace, file_budget_bytes=1000) as g:
         user = g.prompt("run.log").messages[1].content
 
-    assert user.startswith(
-        '<file path="run.log">\n'
-        + text[:1000]
-        + "\n[... truncated: showing the first 1,000 of 2,500 bytes ...]\n</file>\n\n"
-        "Describe the file run.log (2500 bytes)."
-    )
-    assert "line 049 of the log" in user
-    assert "line 050" not in user
+    shown, marker = file_text_of(user, "run.log").split("\n[... truncated: ", 1)
+    assert text.startswith(shown + "\n")
+    assert len(shown.encode()) <= 1000
+    first_cut = shown.count("\n") + 2
+    assert marker == f"lines {first_cut}-125 are cut; 2,500 bytes in all ...]"
+    assert "line 000 of the log" in shown
 
 
 def test_file_of_exactly_the_budget_is_sent_whole(workspace: Workspace) -> None:
@@ -304,45 +309,50 @@ def test_file_of_exactly_the_budget_is_sent_whole(workspace: Workspace) -> None:
     with generation(workspace, file_budget_bytes=100) as g:
         user = g.prompt("exact.txt").messages[1].content
 
-    assert user.startswith('<file path="exact.txt">\n' + "x" * 99 + "\n\n</file>")
+    assert user.endswith('<file path="exact.txt">\n' + "x" * 99 + "\n\n</file>")
     assert "truncated" not in user
 
 
-@pytest.mark.parametrize(
-    ("char", "kept_bytes"),
-    [
-        ("\u00e9", 1),
-        ("\u20ac", 1),
-        ("\u20ac", 2),
-        ("\U0001f600", 1),
-        ("\U0001f600", 2),
-        ("\U0001f600", 3),
-    ],
-    ids=["e-acute/1", "euro/1", "euro/2", "emoji/1", "emoji/2", "emoji/3"],
-)
-def test_multibyte_character_split_at_the_cut_is_dropped(
-    workspace: Workspace, char: str, kept_bytes: int
+@pytest.mark.parametrize("char", ["\u00e9", "\u20ac", "\U0001f600"], ids=["2", "3", "4"])
+@pytest.mark.parametrize("budget", [700, 701, 702, 703])
+def test_a_cut_through_multibyte_text_keeps_whole_characters(
+    workspace: Workspace, char: str, budget: int
 ) -> None:
-    prefix = "price: "
-    scan_files(workspace, {"price.txt": prefix + char * 3 + " and more text after it\n"})
-    budget = len(prefix.encode()) + kept_bytes
+    text = "".join(f"{n:03d} {char * 9}\n" for n in range(200))
+    scan_files(workspace, {"price.txt": text})
     with generation(workspace, file_budget_bytes=budget) as g:
         user = g.prompt("price.txt").messages[1].content
 
-    body = user.removeprefix('<file path="price.txt">\n')
-    shown, marker = body.split("\n[... truncated: ", 1)
-    assert shown == prefix
-    assert marker.startswith("showing the first ")
+    shown = file_text_of(user, "price.txt").split("\n[... truncated: ", 1)[0]
+    assert shown and text.startswith(shown)
     assert "\ufffd" not in user
     assert "binary" not in user
 
 
-def test_multibyte_character_ending_exactly_at_the_cut_is_kept(workspace: Workspace) -> None:
-    scan_files(workspace, {"price.txt": "price: \u20ac\u20ac and more\n"})
-    with generation(workspace, file_budget_bytes=len("price: \u20ac".encode())) as g:
-        user = g.prompt("price.txt").messages[1].content
+def test_a_python_file_over_the_budget_keeps_every_definition_and_still_parses(
+    workspace: Workspace,
+) -> None:
+    body = "".join(f"        total += {n}\n" for n in range(40))
+    source = '"""Billing: invoices and their totals."""\n\n\nclass Invoice:\n'
+    source += '    """One invoice."""\n\n'
+    source += "".join(
+        f"    def line_{n}(self, amount: int) -> int:\n        total = amount\n{body}"
+        "        return total\n\n"
+        for n in range(30)
+    )
+    scan_files(workspace, {"billing.py": source})
+    with generation(workspace, file_budget_bytes=6000) as g:
+        user = g.prompt("billing.py").messages[1].content
 
-    assert user.startswith('<file path="price.txt">\nprice: \u20ac\n[... truncated: showing')
+    text = file_text_of(user, "billing.py")
+    assert len(text.encode()) <= 6000 < len(source)
+    code, marker = text.rsplit("\n", 1)
+    ast.parse(code)
+    assert "class Invoice:" in text
+    for n in range(30):
+        assert f"def line_{n}(self, amount: int) -> int:" in text
+    assert "lines of the body]" in text
+    assert marker.startswith("[... truncated: ") and "function bodies" in marker
 
 
 # -- redaction --------------------------------------------------------------------------

@@ -14,9 +14,10 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from merkle.agents import AgentRegistry
+from merkle.agents import AgentProfile, AgentRegistry
 from merkle.config import DEFAULT_LOCAL_ONLY, GenerationSettings, ProviderSettings
 from merkle.context.api import FrameDraft
+from merkle.context.generation.budget import PromptBudget
 from merkle.context.generation.frame_metadata import generated_metadata
 from merkle.context.generation.prompt import PromptBuilder, PromptError, PromptPayload
 from merkle.context.generation.provider_call import (
@@ -31,6 +32,7 @@ from merkle.errors import ReaderAgent
 from merkle.metadata.redaction import warm as warm_redaction
 from merkle.providers.base import CompletionOptions, Provider
 from merkle.providers.registry import LOCAL, ProviderRegistry
+from merkle.providers.windows import context_window
 from merkle.store import StorageBackend
 from merkle.tree.hashing import sources_digest
 
@@ -118,8 +120,21 @@ class FrameWriter:
             agent = self._deps.agents.writer(request.agent_id)
         except ReaderAgent as error:
             raise PromptError("reader_agent", error.message, hint=error.hint) from None
+        return self.prompt_within(request, agent, self.budget(request.provider_name))
+
+    def budget(self, provider_name: str) -> PromptBudget:
+        """The prompt budget of the provider called `provider_name`."""
+        settings = self._deps.providers.settings(provider_name)
+        return PromptBudget(
+            window_tokens=context_window(settings), answer_tokens=settings.max_tokens
+        )
+
+    def prompt_within(
+        self, request: FrameRequest, agent: AgentProfile, budget: PromptBudget
+    ) -> PromptPayload:
+        """The prompt for `request` as `agent`, within `budget`."""
         with self._deps.store_lock:
-            return self._prompts.build(request, agent)
+            return self._prompts.build(request, agent, budget)
 
     async def generate(
         self, request: FrameRequest, *, attempt: int, request_id: int | None = None

@@ -23,11 +23,15 @@ from typing import Any
 from blake3 import blake3
 
 from merkle.agents import AgentProfile
+from merkle.context.generation.budget import PromptBudget
+from merkle.context.generation.children import fit_children
+from merkle.context.generation.cuts import Fit, cut_to_fit
 from merkle.context.queue import FrameRequest
 from merkle.errors import GenerationError, GenerationFailure
 from merkle.metadata.redaction import redact
 from merkle.providers.base import Message, Role
-from merkle.providers.payload import child_block, directory_block, file_block
+from merkle.providers.payload import directory_block, file_block
+from merkle.providers.tokens import estimate_tokens
 from merkle.store import FrameKey, FrameRepository, NodeRecord, NodeRepository, NodeType
 from merkle.tree.builtin_ignore import is_builtin_ignored
 from merkle.tree.gitignore import decide, parse_pattern
@@ -35,6 +39,8 @@ from merkle.tree.paths import name_of, on_disk
 
 CHUNK_BYTES = 1 << 20
 _SNIFF_BYTES = 8192
+# The cut outlines the whole file, so more of it is read than is sent (up to this).
+_READ_BYTES = 8 << 20
 _REDACTION_MARGIN_BYTES = 4096
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -148,8 +154,12 @@ class PromptBuilder:
         self._allow_hardlinks = allow_hardlinks
         self._local_only = [p for p in map(parse_pattern, local_only) if p is not None]
 
-    def build(self, request: FrameRequest, agent: AgentProfile) -> PromptPayload:
-        """The system and user messages for `request`, written as `agent`."""
+    def build(
+        self, request: FrameRequest, agent: AgentProfile, budget: PromptBudget | None = None
+    ) -> PromptPayload:
+        """The system and user messages for `request`, written as `agent`, within
+        `budget` (the model's window less its answer)."""
+        budget = budget or PromptBudget()
         record = self._nodes.get(request.node_id)
         if record is None:
             raise PromptError(
@@ -159,26 +169,32 @@ class PromptBuilder:
             )
         redactions: list[str] = []
         sources: list[tuple[str, str]] = []
-        if record.node_type is NodeType.FILE:
-            blocks, readable = self._file_blocks(record, redactions)
-            template = agent.user_prompt_file
-            offline = not readable or decide(self._local_only, record.path, is_dir=False)
-        else:
-            blocks = self._child_blocks(record, request, redactions, sources)
-            template = agent.user_prompt_directory
-            offline = False
+        is_file = record.node_type is NodeType.FILE
         values = {
             "path": _redacted(record.path, redactions),
             "node_type": record.node_type.value,
             "file_size": record.size_bytes,
         }
-        parts = ["\n\n".join(blocks), fill_template(template, values)]
-        if agent.response_template:
-            parts.append(agent.response_template)
+        template = agent.user_prompt_file if is_file else agent.user_prompt_directory
         # The agent's prompts may come from files: they are redacted like content.
-        user = "\n\n".join([*parts[:1], *(_redacted(part, redactions) for part in parts[1:])])
+        system = _redacted(agent.system_prompt, redactions)
+        instructions = [_redacted(fill_template(template, values), redactions)]
+        if agent.response_template:
+            instructions.append(_redacted(agent.response_template, redactions))
+        head = "\n\n".join(instructions)
+        room = budget.content_tokens(estimate_tokens(system) + estimate_tokens(head))
+        if room < budget.min_content_tokens:
+            raise _no_room(record.path, budget, room)
+        if is_file:
+            blocks, readable = self._file_blocks(record, redactions, room)
+            offline = not readable or decide(self._local_only, record.path, is_dir=False)
+        else:
+            blocks = self._child_blocks(record, request, redactions, sources, room)
+            offline = False
+        # Instructions first: a server that cuts a long prompt cuts content, not the task.
+        user = head + "\n\n" + "\n\n".join(blocks)
         messages = (
-            Message(role=Role.SYSTEM, content=_redacted(agent.system_prompt, redactions)),
+            Message(role=Role.SYSTEM, content=system),
             Message(role=Role.USER, content=user),
         )
         return PromptPayload(
@@ -191,7 +207,9 @@ class PromptBuilder:
 
     # -- a file: its text ------------------------------------------------------------
 
-    def _file_blocks(self, record: NodeRecord, redactions: list[str]) -> tuple[list[str], bool]:
+    def _file_blocks(
+        self, record: NodeRecord, redactions: list[str], room: int
+    ) -> tuple[list[str], bool]:
         """The file's block, and whether it holds text a model can read."""
         if is_builtin_ignored(name_of(record.path), is_dir=False):
             raise PromptError(
@@ -212,12 +230,10 @@ class PromptBuilder:
         # Redact before cutting: a secret the cut split would no longer be recognised.
         text, found = redact(text, path=record.path)
         redactions += found
-        if total > self._budget:
-            shown = text.encode("utf-8")[: self._budget].decode("utf-8", "ignore")
-            text = shown + (
-                f"\n[... truncated: showing the first {len(shown.encode('utf-8')):,}"
-                f" of {total:,} bytes ...]"
-            )
+        block_tokens = estimate_tokens(file_block(shown_path, ""))
+        fit = Fit(tokens=room - block_tokens, max_bytes=self._budget)
+        complete = len(head) == total
+        text = cut_to_fit(text, path=record.path, fit=fit, total_bytes=total, complete=complete)
         return [file_block(shown_path, text)], True
 
     def _read_verified(self, record: NodeRecord) -> tuple[bytes, int, int]:
@@ -239,7 +255,7 @@ class PromptBuilder:
             if not stat.S_ISREG(info.st_mode):
                 raise self._changed(record, "it is no longer a regular file")
             # A margin past the budget lets redaction see a secret the cut splits.
-            keep = self._budget + _REDACTION_MARGIN_BYTES
+            keep = max(self._budget + _REDACTION_MARGIN_BYTES, _READ_BYTES)
             while chunk := handle.read(CHUNK_BYTES):
                 hasher.update(chunk)
                 if len(head) < keep:
@@ -265,11 +281,12 @@ class PromptBuilder:
         request: FrameRequest,
         redactions: list[str],
         sources: list[tuple[str, str]],
+        room: int,
     ) -> list[str]:
         if not record.children:
             shown = _redacted(record.path, redactions)
             return [directory_block(shown, "(empty directory)", children="0")]
-        blocks = []
+        children = []
         for name, child_id in record.children:
             child = self._nodes.get(child_id)
             key = FrameKey(child_id, request.agent_id, request.frame_type)
@@ -285,7 +302,25 @@ class PromptBuilder:
                 )
             content, found = redact(frame.content)
             redactions += found
-            shown = _redacted(child.path, redactions)
-            blocks.append(child_block(shown, content, node_type=child.node_type.value))
+            children.append((_redacted(child.path, redactions), child.node_type.value, content))
             sources.append((name, frame.frame_id))
+        blocks = fit_children(children, room)
+        if blocks is None:
+            raise PromptError(
+                "context_length",
+                f"{record.path}: the names of its {len(children):,} children alone are over"
+                f" the {room:,} tokens the prompt has for content",
+                hint="use a model with a larger context window (context_window_tokens)",
+            )
         return blocks
+
+
+def _no_room(path: str, budget: PromptBudget, room: int) -> PromptError:
+    return PromptError(
+        "context_length",
+        f"{path}: the model's {budget.window_tokens:,}-token window leaves {max(room, 0):,}"
+        f" tokens for content after the system prompt, the instructions and the"
+        f" {budget.answer_tokens:,}-token answer",
+        hint="raise the provider's context_window_tokens if the model has more, lower"
+        " max_tokens, or shorten the agent's prompts",
+    )

@@ -30,9 +30,7 @@ from merkle.providers.local.text_outline import (
     outline_markdown,
     outline_plain_text,
 )
-from merkle.providers.payload import Block
-
-TRUNCATION_MARKER = "[... truncated"
+from merkle.providers.payload import TRUNCATION_MARKER, Block
 
 _Outliner = Callable[[str, str], Outline]
 
