@@ -207,14 +207,16 @@ class GatedLlmServer(LlmServer):
             self.wait_for_requests(len(self.requests) + 1, timeout_s=POLL_S * 5)
 
 
-def config_toml(server: LlmServer, *, extra: str = "") -> str:
-    """A workspace configuration: `remote` (and a `remote-wrong-key`) aimed at `server`."""
+def config_toml(server: LlmServer, *, extra: str = "", provider_extra: str = "") -> str:
+    """A workspace configuration: `remote` (and a `remote-wrong-key`) aimed at `server`,
+    with `provider_extra` TOML keys in each provider's table."""
 
     def provider(name: str, key_env: str) -> str:
         # A held answer must not time out on the client: 30 s, not the usual 5.
         return (
             f'[providers.{name}]\ntype = "openai"\nbase_url = "{server.openai_url}"\n'
-            f'model = "{MODEL}"\napi_key_env = "{key_env}"\ntimeout_s = 30\n\n'
+            f'model = "{MODEL}"\napi_key_env = "{key_env}"\ntimeout_s = 30\n'
+            f"{provider_extra}\n"
         )
 
     return (
@@ -372,10 +374,11 @@ class GenerateBench:
         )
         return environment
 
-    def configure(self, *, extra: str = "") -> None:
+    def configure(self, *, extra: str = "", provider_extra: str = "") -> None:
         """Rewrite `.merkle/config.toml` (the providers, and `extra` TOML)."""
         (self.root / ".merkle" / "config.toml").write_text(
-            config_toml(self.server, extra=extra), encoding="utf-8"
+            config_toml(self.server, extra=extra, provider_extra=provider_extra),
+            encoding="utf-8",
         )
 
     def run(self, *args: str, timeout_s: float = 60.0) -> CliResult:
@@ -573,8 +576,11 @@ def generate_bench(
     files: dict[str, bytes | str] | None = None,
     default: Reply | None = None,
     extra_config: str = "",
+    provider_config: str = "",
+    context_window: int | None = None,
 ) -> Iterator[GenerateBench]:
-    """A scanned workspace with `files` (default `TREE`), the gated server and the config.
+    """A scanned workspace with `files` (default `TREE`), the gated server (refusing
+    prompts over `context_window` tokens, if given) and the config.
 
     Every process the bench started is killed, and the server stopped, on exit.
     """
@@ -583,11 +589,13 @@ def generate_bench(
     workspace = init_workspace(root).workspace
     write_tree(root, dict(TREE if files is None else files))
     scan(workspace)
-    server = GatedLlmServer(models={MODEL}, api_key=API_KEY, default=default)
+    server = GatedLlmServer(
+        models={MODEL}, api_key=API_KEY, default=default, context_window=context_window
+    )
     server.start()
     bench = GenerateBench(workspace=workspace, server=server, xdg=tmp_path / "xdg")
     try:
-        bench.configure(extra=extra_config)
+        bench.configure(extra=extra_config, provider_extra=provider_config)
         yield bench
     finally:
         try:

@@ -29,6 +29,7 @@ from typing import Any
 
 from merkle.config import ProviderSettings, Settings
 from merkle.context.api import FrameDraft, metadata_of
+from merkle.context.generation.budget import PromptBudget
 from merkle.context.generation.frame_writer import FrameWriter, GenerationDeps
 from merkle.context.generation.prompt import PromptPayload
 from merkle.context.generation.provider_call import provider_request
@@ -152,8 +153,8 @@ class RecordingGenerator(FrameWriter):
         super().__init__(deps, sink=sink)
         self._recorder = recorder
 
-    def prompt(self, request: FrameRequest) -> PromptPayload:
-        payload = super().prompt(request)
+    def prompt(self, request: FrameRequest, budget: PromptBudget | None = None) -> PromptPayload:
+        payload = super().prompt(request, budget)
         self._recorder.attempts[-1].prompt = payload
         return payload
 

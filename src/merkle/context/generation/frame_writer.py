@@ -10,11 +10,12 @@ failure value tells the queue whether another attempt may help.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from merkle.agents import AgentProfile, AgentRegistry
+from merkle.agents import AgentRegistry
 from merkle.config import DEFAULT_LOCAL_ONLY, GenerationSettings, ProviderSettings
 from merkle.context.api import FrameDraft
 from merkle.context.generation.budget import PromptBudget
@@ -30,7 +31,7 @@ from merkle.context.generation.provider_call import (
 from merkle.context.queue import EventSink, FrameRequest, NullSink
 from merkle.errors import ReaderAgent
 from merkle.metadata.redaction import warm as warm_redaction
-from merkle.providers.base import CompletionOptions, Provider
+from merkle.providers.base import CompletionOptions, ErrorClass, Provider, ProviderError
 from merkle.providers.registry import LOCAL, ProviderRegistry
 from merkle.providers.windows import context_window
 from merkle.store import StorageBackend
@@ -114,13 +115,16 @@ class FrameWriter:
             size = self._nodes.size_of(request.node_id)
         return size is not None and size <= INLINE_PROMPT_BYTES
 
-    def prompt(self, request: FrameRequest) -> PromptPayload:
-        """Unit C1 alone: the prompt for `request` (reads files and frames; blocking)."""
+    def prompt(self, request: FrameRequest, budget: PromptBudget | None = None) -> PromptPayload:
+        """Unit C1 alone: the prompt for `request` (reads files and frames; blocking),
+        within `budget` (by default, the one of the request's provider)."""
         try:
             agent = self._deps.agents.writer(request.agent_id)
         except ReaderAgent as error:
             raise PromptError("reader_agent", error.message, hint=error.hint) from None
-        return self.prompt_within(request, agent, self.budget(request.provider_name))
+        budget = budget or self.budget(request.provider_name)
+        with self._deps.store_lock:
+            return self._prompts.build(request, agent, budget)
 
     def budget(self, provider_name: str) -> PromptBudget:
         """The prompt budget of the provider called `provider_name`."""
@@ -129,12 +133,12 @@ class FrameWriter:
             window_tokens=context_window(settings), answer_tokens=settings.max_tokens
         )
 
-    def prompt_within(
-        self, request: FrameRequest, agent: AgentProfile, budget: PromptBudget
-    ) -> PromptPayload:
-        """The prompt for `request` as `agent`, within `budget`."""
-        with self._deps.store_lock:
-            return self._prompts.build(request, agent, budget)
+    async def _prompt(self, request: FrameRequest, budget: PromptBudget) -> PromptPayload:
+        # A small node's prompt takes well under a millisecond to build: built in
+        # place, it spares a trip to a thread, which costs more than that under load.
+        if self._is_small(request):
+            return self.prompt(request, budget)
+        return await asyncio.to_thread(self.prompt, request, budget)
 
     async def generate(
         self, request: FrameRequest, *, attempt: int, request_id: int | None = None
@@ -147,12 +151,33 @@ class FrameWriter:
         self, request: FrameRequest, *, attempt: int, request_id: int | None = None
     ) -> tuple[FrameDraft, GenerationTrace]:
         """`generate`, also returning what was sent and received."""
-        # A small node's prompt takes well under a millisecond to build: built in
-        # place, it spares a trip to a thread, which costs more than that under load.
-        if self._is_small(request):
-            payload = self.prompt(request)
-        else:
-            payload = await asyncio.to_thread(self.prompt, request)
+        budget = self.budget(request.provider_name)
+        payload = await self._prompt(request, budget)
+        try:
+            call, response = await self._send(payload, request, attempt, request_id)
+        except ProviderError as error:
+            if error.error_class is not ErrorClass.CONTEXT_LENGTH or payload.local_only:
+                raise
+            # The estimate or the window was wrong for this model: once more, smaller.
+            smaller = await self._prompt(request, budget.shrunk(reported_window(error.message)))
+            if smaller.digest == payload.digest:
+                raise  # nothing left to cut: the answer's reserve is what does not fit
+            payload = smaller
+            call, response = await self._send(payload, request, attempt, request_id)
+        metadata = generated_metadata(
+            request,
+            call,
+            response,
+            prompt_digest=payload.digest,
+            attempt=attempt,
+            sources_digest=sources_digest(payload.sources) if payload.sources else None,
+        )
+        draft = FrameDraft(key=request.key, content=response.text, metadata=metadata)
+        return draft, GenerationTrace(prompt=payload, call=call, response=response)
+
+    async def _send(
+        self, payload: PromptPayload, request: FrameRequest, attempt: int, request_id: int | None
+    ) -> tuple[ProviderRequest, ProviderResponse]:
         # Nothing a model could read, or kept offline: the embedded provider answers.
         provider_name = LOCAL.name if payload.local_only else request.provider_name
         provider, settings = self._deps.provider(provider_name)
@@ -167,14 +192,17 @@ class FrameWriter:
             {"request_id": request_id, "path": request.path, "agent_id": request.agent_id,
              "provider": provider_name, "attempt": attempt},
         )  # fmt: skip
-        response = await call_provider(call, provider, events=seen)
-        metadata = generated_metadata(
-            request,
-            call,
-            response,
-            prompt_digest=payload.digest,
-            attempt=attempt,
-            sources_digest=sources_digest(payload.sources) if payload.sources else None,
-        )
-        draft = FrameDraft(key=request.key, content=response.text, metadata=metadata)
-        return draft, GenerationTrace(prompt=payload, call=call, response=response)
+        return call, await call_provider(call, provider, events=seen)
+
+
+# "maximum context length is 16384 tokens" (OpenAI, vLLM), "context window of 8192
+# tokens", "exceeds the context length (4096)" (llama.cpp, Ollama).
+_WINDOW_IN_MESSAGE = re.compile(
+    r"(?:context[ _](?:length|window|size)|maximum)\D{0,40}?(\d[\d,]{2,})", re.IGNORECASE
+)
+
+
+def reported_window(message: str) -> int | None:
+    """The context window a refusal names, if it names one."""
+    found = _WINDOW_IN_MESSAGE.search(message)
+    return int(found.group(1).replace(",", "")) if found else None
