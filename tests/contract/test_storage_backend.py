@@ -711,6 +711,21 @@ def test_iter_frames_iter_heads_and_counts_cover_every_key(
     assert heads == {frame.key: (frame.frame_id, frame.created_at_ns) for frame in frames[1:]}
 
 
+def test_a_part_summary_is_kept_by_its_digest_and_the_first_one_wins(
+    store: StorageBackend, connect: Connect
+) -> None:
+    assert store.frames.part_summary("d1") is None
+
+    store.frames.put_part_summary("d1", "The first part.", now_ns=T0)
+    store.frames.put_part_summary("d1", "Another answer.", now_ns=T0 + 1)
+    store.frames.put_part_summary("d2", "The second part.", now_ns=T0)
+
+    with closing(connect()) as other:
+        assert other.frames.part_summary("d1") == "The first part."
+        assert other.frames.part_summary("d2") == "The second part."
+    assert store.frames.count() == 0  # a part's summary is not a frame
+
+
 # -- the queue: enqueueing ---------------------------------------------------------------------
 
 

@@ -7,14 +7,25 @@ fit, as hosted APIs do; the assertions are on what it received.
 from __future__ import annotations
 
 import ast
+from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 
 import pytest
 
+from merkle.context.generation.parts import PartsNeeded
+from merkle.providers.base import ProviderError
 from merkle.providers.payload import parse_blocks
+from merkle.workspace.layout import Workspace
 from tests.support.generate_cli import CHAT_PATH, node_of, user_message
 from tests.support.generate_cli import generate_bench as bench_of
-from tests.support.llm_server import Reply
+from tests.support.generation import (
+    OPENAI_NAME,
+    Generation,
+    generation,
+    openai_settings,
+    scan_files,
+)
+from tests.support.llm_server import LlmServer, Reply
 from tests.support.shapes import (
     BIG_CLASS,
     BIG_MODULE,
@@ -104,3 +115,50 @@ def test_a_window_claimed_too_large_is_refused_once_then_sent_smaller(tmp_path: 
         assert len(tokens) == 2, node
         first, second = tokens
         assert first + ANSWER_TOKENS > WINDOW >= second + ANSWER_TOKENS, node
+
+
+# -- a directory whose entries' names alone are over the window --------------------------
+
+SMALL_WINDOW = 2_048
+SMALL_ANSWER = 256
+WIDE = 300  # entries of `wide/`: their names alone are some 7,000 tokens
+
+
+def wide_generation(workspace: Workspace, server: LlmServer) -> ContextManager[Generation]:
+    files = {f"wide/entry_{n:03d}.py": f"VALUE = {n}\n" for n in range(WIDE)}
+    scan_files(workspace, files)
+    provider = openai_settings(server, context_window_tokens=SMALL_WINDOW, max_tokens=SMALL_ANSWER)
+    return generation(workspace, providers=[provider])
+
+
+def test_a_directory_over_the_window_is_written_from_parts_each_paid_once(
+    workspace: Workspace,
+) -> None:
+    with (
+        LlmServer(context_window=SMALL_WINDOW, default=Reply.answer("A note.")) as server,
+        wide_generation(workspace, server) as g,
+    ):
+        for n in range(WIDE):
+            g.put_manual(f"wide/entry_{n:03d}.py", f"Holds the value {n}. It is a constant.")
+        with pytest.raises(PartsNeeded) as needed:
+            g.prompt("wide", provider=OPENAI_NAME)
+        count = len(needed.value.prompts)
+        # The directory's own call fails after its parts were paid for...
+        parts = [Reply.answer(f"Part {n}.") for n in range(count)]
+        server.script(*parts, Reply.error(400, "the API rejected the request"))
+        with pytest.raises(ProviderError):
+            g.run("wide", provider=OPENAI_NAME)
+        paid = len(server.requests)
+        # ...so the rerun asks only for the directory's own note.
+        draft, trace = g.run("wide", provider=OPENAI_NAME)
+
+    assert count >= 2 and paid == count + 1
+    assert len(server.requests) == paid + 1
+    assert all(t + SMALL_ANSWER <= SMALL_WINDOW for t in server.prompt_tokens)
+    parts = [user_message(r) for r in server.requests[:count]]
+    named = [block.path for part in parts for block in parse_blocks(part)]
+    assert named == [f"wide/entry_{n:03d}.py" for n in range(WIDE)]  # each once, in order
+    final = trace.prompt.messages[1].content
+    assert f"This directory has {WIDE:,} entries" in final
+    assert all(f"Part {n}." in final for n in range(count))
+    assert draft.content == "A note."

@@ -31,6 +31,7 @@ from merkle.config import ProviderSettings, Settings
 from merkle.context.api import FrameDraft, metadata_of
 from merkle.context.generation.budget import PromptBudget
 from merkle.context.generation.frame_writer import FrameWriter, GenerationDeps
+from merkle.context.generation.parts import PartSummary
 from merkle.context.generation.prompt import PromptPayload
 from merkle.context.generation.provider_call import provider_request
 from merkle.context.queue import (
@@ -153,8 +154,13 @@ class RecordingGenerator(FrameWriter):
         super().__init__(deps, sink=sink)
         self._recorder = recorder
 
-    def prompt(self, request: FrameRequest, budget: PromptBudget | None = None) -> PromptPayload:
-        payload = super().prompt(request, budget)
+    def prompt(
+        self,
+        request: FrameRequest,
+        budget: PromptBudget | None = None,
+        parts: Sequence[PartSummary] | None = None,
+    ) -> PromptPayload:
+        payload = super().prompt(request, budget, parts)
         self._recorder.attempts[-1].prompt = payload
         return payload
 

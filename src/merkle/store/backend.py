@@ -139,6 +139,14 @@ class FrameRepository(Protocol):
         """How many keys have a head."""
         ...
 
+    def part_summary(self, digest: str) -> str | None:
+        """The summary written for the part prompt with this digest, if any."""
+        ...
+
+    def put_part_summary(self, digest: str, content: str, *, now_ns: int) -> None:
+        """Keep the summary of the part prompt with this digest (the first one wins)."""
+        ...
+
 
 class QueueRepository(Protocol):
     """The durable state of the frame generation queue: requests, waiters, plans, starts.

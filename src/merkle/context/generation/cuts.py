@@ -142,8 +142,8 @@ def _boundaries(tree: ast.Module) -> list[int]:
 
 def _first_line(node: ast.stmt) -> int:
     """The first line of a statement, its decorators included."""
-    decorators = getattr(node, "decorator_list", None) or []
-    return min([node.lineno, *(d.lineno for d in decorators)])
+    decorators: list[ast.expr] = getattr(node, "decorator_list", None) or []
+    return min([node.lineno, *(decorator.lineno for decorator in decorators)])
 
 
 def _restored(lines: list[str], spans: list[_Span], cut: set[int], fit: Fit) -> tuple[str, str]:

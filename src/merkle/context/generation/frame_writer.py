@@ -12,14 +12,20 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from blake3 import blake3
 
 from merkle.agents import AgentRegistry
 from merkle.config import DEFAULT_LOCAL_ONLY, GenerationSettings, ProviderSettings
 from merkle.context.api import FrameDraft
 from merkle.context.generation.budget import PromptBudget
 from merkle.context.generation.frame_metadata import generated_metadata
+from merkle.context.generation.parts import MAX_LEVELS, PartPrompt, PartsNeeded, PartSummary
 from merkle.context.generation.prompt import PromptBuilder, PromptError, PromptPayload
 from merkle.context.generation.provider_call import (
     CallEvents,
@@ -30,8 +36,15 @@ from merkle.context.generation.provider_call import (
 )
 from merkle.context.queue import EventSink, FrameRequest, NullSink
 from merkle.errors import ReaderAgent
+from merkle.metadata.redaction import redact
 from merkle.metadata.redaction import warm as warm_redaction
-from merkle.providers.base import CompletionOptions, ErrorClass, Provider, ProviderError
+from merkle.providers.base import (
+    CompletionOptions,
+    ErrorClass,
+    Message,
+    Provider,
+    ProviderError,
+)
 from merkle.providers.registry import LOCAL, ProviderRegistry
 from merkle.providers.windows import context_window
 from merkle.store import StorageBackend
@@ -86,6 +99,9 @@ class GenerationDeps:
         self._built.clear()
 
 
+# What the provider-call events of one request say of it.
+CallInfo = dict[str, Any]
+
 # Nodes up to this size have their prompt built on the event loop's thread.
 INLINE_PROMPT_BYTES = 256 * 1024
 
@@ -115,16 +131,22 @@ class FrameWriter:
             size = self._nodes.size_of(request.node_id)
         return size is not None and size <= INLINE_PROMPT_BYTES
 
-    def prompt(self, request: FrameRequest, budget: PromptBudget | None = None) -> PromptPayload:
+    def prompt(
+        self,
+        request: FrameRequest,
+        budget: PromptBudget | None = None,
+        parts: Sequence[PartSummary] | None = None,
+    ) -> PromptPayload:
         """Unit C1 alone: the prompt for `request` (reads files and frames; blocking),
-        within `budget` (by default, the one of the request's provider)."""
+        within `budget` (by default, the one of the request's provider). A directory
+        too large for it raises `PartsNeeded`: see `generate`."""
         try:
             agent = self._deps.agents.writer(request.agent_id)
         except ReaderAgent as error:
             raise PromptError("reader_agent", error.message, hint=error.hint) from None
         budget = budget or self.budget(request.provider_name)
         with self._deps.store_lock:
-            return self._prompts.build(request, agent, budget)
+            return self._prompts.build(request, agent, budget, parts)
 
     def budget(self, provider_name: str) -> PromptBudget:
         """The prompt budget of the provider called `provider_name`."""
@@ -133,12 +155,39 @@ class FrameWriter:
             window_tokens=context_window(settings), answer_tokens=settings.max_tokens
         )
 
-    async def _prompt(self, request: FrameRequest, budget: PromptBudget) -> PromptPayload:
-        # A small node's prompt takes well under a millisecond to build: built in
-        # place, it spares a trip to a thread, which costs more than that under load.
-        if self._is_small(request):
-            return self.prompt(request, budget)
-        return await asyncio.to_thread(self.prompt, request, budget)
+    async def _prompt(
+        self, request: FrameRequest, budget: PromptBudget, seen: CallInfo
+    ) -> PromptPayload:
+        """The prompt for `request`; a directory too large for one prompt has its
+        parts summarised first (each part once: see `merkle.context.generation.parts`)."""
+        parts: list[PartSummary] | None = None
+        for _ in range(MAX_LEVELS):
+            try:
+                # A small node's prompt takes well under a millisecond to build: built in
+                # place, it spares a trip to a thread, which costs more than that under load.
+                if self._is_small(request):
+                    return self.prompt(request, budget, parts)
+                return await asyncio.to_thread(self.prompt, request, budget, parts)
+            except PartsNeeded as needed:
+                parts = [await self._part(request, prompt, seen) for prompt in needed.prompts]
+        raise PromptError(
+            "context_length",
+            f"{request.path}: its entries do not fit the window even in parts of parts",
+            hint="use a model with a larger context window (context_window_tokens)",
+        )
+
+    async def _part(self, request: FrameRequest, prompt: PartPrompt, seen: CallInfo) -> PartSummary:
+        """The summary of one part: kept from an earlier call, or asked for and kept."""
+        _, settings = self._deps.provider(request.provider_name)
+        key = blake3(f"{prompt.digest}\0{settings.name}\0{settings.model}".encode()).hexdigest()
+        with self._deps.store_lock:
+            text = self._deps.store.frames.part_summary(key)
+        if text is None:
+            _, response = await self._send(prompt.messages, request.provider_name, seen)
+            text, _ = redact(response.text)
+            with self._deps.store_lock:
+                self._deps.store.frames.put_part_summary(key, text, now_ns=time.time_ns())
+        return PartSummary(prompt.first, prompt.last, prompt.count, text)
 
     async def generate(
         self, request: FrameRequest, *, attempt: int, request_id: int | None = None
@@ -152,18 +201,23 @@ class FrameWriter:
     ) -> tuple[FrameDraft, GenerationTrace]:
         """`generate`, also returning what was sent and received."""
         budget = self.budget(request.provider_name)
-        payload = await self._prompt(request, budget)
+        seen = {"request_id": request_id, "path": request.path, "agent_id": request.agent_id,
+                "attempt": attempt}  # fmt: skip
+        payload = await self._prompt(request, budget, seen)
+        # Nothing a model could read, or kept offline: the embedded provider answers.
+        provider_name = LOCAL.name if payload.local_only else request.provider_name
         try:
-            call, response = await self._send(payload, request, attempt, request_id)
+            call, response = await self._send(payload.messages, provider_name, seen)
         except ProviderError as error:
             if error.error_class is not ErrorClass.CONTEXT_LENGTH or payload.local_only:
                 raise
             # The estimate or the window was wrong for this model: once more, smaller.
-            smaller = await self._prompt(request, budget.shrunk(reported_window(error.message)))
+            budget = budget.shrunk(reported_window(error.message))
+            smaller = await self._prompt(request, budget, seen)
             if smaller.digest == payload.digest:
                 raise  # nothing left to cut: the answer's reserve is what does not fit
             payload = smaller
-            call, response = await self._send(payload, request, attempt, request_id)
+            call, response = await self._send(payload.messages, provider_name, seen)
         metadata = generated_metadata(
             request,
             call,
@@ -176,23 +230,17 @@ class FrameWriter:
         return draft, GenerationTrace(prompt=payload, call=call, response=response)
 
     async def _send(
-        self, payload: PromptPayload, request: FrameRequest, attempt: int, request_id: int | None
+        self, messages: tuple[Message, ...], provider_name: str, seen: CallInfo
     ) -> tuple[ProviderRequest, ProviderResponse]:
-        # Nothing a model could read, or kept offline: the embedded provider answers.
-        provider_name = LOCAL.name if payload.local_only else request.provider_name
         provider, settings = self._deps.provider(provider_name)
         options = CompletionOptions(
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
             timeout_s=settings.timeout_s,
         )
-        call = provider_request(provider, payload.messages, options)
-        seen = CallEvents(
-            self._sink,
-            {"request_id": request_id, "path": request.path, "agent_id": request.agent_id,
-             "provider": provider_name, "attempt": attempt},
-        )  # fmt: skip
-        return call, await call_provider(call, provider, events=seen)
+        call = provider_request(provider, messages, options)
+        events = CallEvents(self._sink, {**seen, "provider": provider_name})
+        return call, await call_provider(call, provider, events=events)
 
 
 # "maximum context length is 16384 tokens" (OpenAI, vLLM), "context window of 8192

@@ -24,8 +24,17 @@ from blake3 import blake3
 
 from merkle.agents import AgentProfile
 from merkle.context.generation.budget import PromptBudget
-from merkle.context.generation.children import fit_children
+from merkle.context.generation.children import Child, fit_children
 from merkle.context.generation.cuts import Fit, cut_to_fit
+from merkle.context.generation.parts import (
+    PART_INSTRUCTIONS,
+    PartPrompt,
+    PartsNeeded,
+    PartSummary,
+    as_items,
+    groups,
+    span_of,
+)
 from merkle.context.queue import FrameRequest
 from merkle.errors import GenerationError, GenerationFailure
 from merkle.metadata.redaction import redact
@@ -155,10 +164,19 @@ class PromptBuilder:
         self._local_only = [p for p in map(parse_pattern, local_only) if p is not None]
 
     def build(
-        self, request: FrameRequest, agent: AgentProfile, budget: PromptBudget | None = None
+        self,
+        request: FrameRequest,
+        agent: AgentProfile,
+        budget: PromptBudget | None = None,
+        parts: Sequence[PartSummary] | None = None,
     ) -> PromptPayload:
         """The system and user messages for `request`, written as `agent`, within
-        `budget` (the model's window less its answer)."""
+        `budget` (the model's window less its answer).
+
+        A directory whose entries do not fit raises `PartsNeeded` with the part
+        prompts to summarise first; built again with their `parts`, it is written
+        from those (or asks for parts of the parts).
+        """
         budget = budget or PromptBudget()
         record = self._nodes.get(request.node_id)
         if record is None:
@@ -189,7 +207,16 @@ class PromptBuilder:
             blocks, readable = self._file_blocks(record, redactions, room)
             offline = not readable or decide(self._local_only, record.path, is_dir=False)
         else:
-            blocks = self._child_blocks(record, request, redactions, sources, room)
+            blocks = self._directory_blocks(
+                record,
+                request,
+                redactions,
+                sources,
+                room,
+                parts=parts,
+                system=system,
+                budget=budget,
+            )
             offline = False
         # Instructions first: a server that cuts a long prompt cuts content, not the task.
         user = head + "\n\n" + "\n\n".join(blocks)
@@ -275,17 +302,40 @@ class PromptBuilder:
 
     # -- a directory: its children's frames --------------------------------------------
 
-    def _child_blocks(
+    def _directory_blocks(
         self,
         record: NodeRecord,
         request: FrameRequest,
         redactions: list[str],
         sources: list[tuple[str, str]],
         room: int,
+        *,
+        parts: Sequence[PartSummary] | None,
+        system: str,
+        budget: PromptBudget,
     ) -> list[str]:
+        """Every child's block within `room`, or else the blocks of `parts`; raises
+        `PartsNeeded` when neither fits."""
+        shown = _redacted(record.path, redactions)
         if not record.children:
-            shown = _redacted(record.path, redactions)
             return [directory_block(shown, "(empty directory)", children="0")]
+        children = self._children(record, request, redactions, sources)
+        blocks = fit_children(children, room)
+        if blocks is None:
+            blocks = _from_parts(shown, len(children), parts, room)
+        if blocks is None:
+            items = _children_or_parts(children, shown, parts)
+            raise PartsNeeded(record.path, _part_prompts(shown, items, system, budget))
+        return blocks
+
+    def _children(
+        self,
+        record: NodeRecord,
+        request: FrameRequest,
+        redactions: list[str],
+        sources: list[tuple[str, str]],
+    ) -> list[Child]:
+        """Each child's path, type and head frame, redacted; its frame id in `sources`."""
         children = []
         for name, child_id in record.children:
             child = self._nodes.get(child_id)
@@ -304,15 +354,63 @@ class PromptBuilder:
             redactions += found
             children.append((_redacted(child.path, redactions), child.node_type.value, content))
             sources.append((name, frame.frame_id))
-        blocks = fit_children(children, room)
+        return children
+
+
+def _from_parts(
+    path: str, total: int, parts: Sequence[PartSummary] | None, room: int
+) -> list[str] | None:
+    """A directory's blocks written from its parts' summaries, if they fit."""
+    if not parts:
+        return None
+    note = directory_block(
+        path,
+        f"This directory has {total:,} entries, too many for one prompt: below are"
+        f" {len(parts):,} summaries, each of a run of them in path order.",
+        children=str(total),
+        parts=str(len(parts)),
+    )
+    blocks = fit_children(as_items(path, parts), room - estimate_tokens(note) - 1)
+    return None if blocks is None else [note, *blocks]
+
+
+def _children_or_parts(
+    children: list[Child], path: str, parts: Sequence[PartSummary] | None
+) -> list[tuple[Child, int]]:
+    """What the next parts are made of, each with how many entries it covers."""
+    if parts:
+        return list(zip(as_items(path, parts), (part.count for part in parts), strict=True))
+    return [(child, 1) for child in children]
+
+
+def _part_prompts(
+    path: str, items: list[tuple[Child, int]], system: str, budget: PromptBudget
+) -> list[PartPrompt]:
+    total = sum(count for _, count in items)
+    # The instructions name two entries and some numbers: room for long ones.
+    fixed = estimate_tokens(system) + estimate_tokens(PART_INSTRUCTIONS) + 3 * 64
+    room = budget.content_tokens(fixed)
+    entries = [item for item, _ in items]
+    runs = groups(entries, room)
+    prompts = []
+    for index, run in enumerate(runs):
+        group = entries[run.start : run.stop]
+        blocks = fit_children(group, room)
         if blocks is None:
-            raise PromptError(
-                "context_length",
-                f"{record.path}: the names of its {len(children):,} children alone are over"
-                f" the {room:,} tokens the prompt has for content",
-                hint="use a model with a larger context window (context_window_tokens)",
-            )
-        return blocks
+            raise _no_room(path, budget, room)
+        first, last = span_of(group)
+        count = sum(count for _, count in items[run.start : run.stop])
+        values = {"path": path, "total": total, "count": count, "first": first, "last": last}
+        instructions = PART_INSTRUCTIONS.format(**values, index=index + 1, parts=len(runs))
+        messages = (
+            Message(role=Role.SYSTEM, content=system),
+            Message(role=Role.USER, content=instructions + "\n\n" + "\n\n".join(blocks)),
+        )
+        digest = _digest(messages)
+        prompts.append(
+            PartPrompt(messages=messages, digest=digest, first=first, last=last, count=count)
+        )
+    return prompts
 
 
 def _no_room(path: str, budget: PromptBudget, room: int) -> PromptError:

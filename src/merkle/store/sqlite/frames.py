@@ -123,3 +123,17 @@ class SqliteFrames:
     def head_count(self) -> int:
         """How many keys have a head."""
         return int(self._db.one("SELECT COUNT(*) FROM heads")[0])
+
+    def part_summary(self, digest: str) -> str | None:
+        """The summary written for the part prompt with this digest, if any."""
+        row = self._db.one("SELECT content FROM part_summaries WHERE digest = ?", (digest,))
+        return None if row is None else str(row[0])
+
+    def put_part_summary(self, digest: str, content: str, *, now_ns: int) -> None:
+        """Keep the summary of the part prompt with this digest (the first one wins)."""
+        with self._db.transaction():
+            self._db.execute(
+                "INSERT INTO part_summaries (digest, content, created_at_ns) VALUES (?, ?, ?)"
+                " ON CONFLICT (digest) DO NOTHING",
+                (digest, content, now_ns),
+            )

@@ -270,4 +270,22 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        version=6,
+        name="part summaries",
+        statements=(
+            # What a directory too large for one prompt was summarised from, part by
+            # part: keyed by the digest of the part's prompt, so no part is paid twice.
+            """
+            CREATE TABLE part_summaries (
+                digest TEXT PRIMARY KEY,
+                content TEXT NOT NULL,
+                created_at_ns BIGINT NOT NULL
+            )
+            """,
+        ),
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
