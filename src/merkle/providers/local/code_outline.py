@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from merkle.providers.local.code_specs import SPECS, CodeSpec, DeclarationKind
+from merkle.providers.local.code_specs import SPECS, DeclarationKind
 from merkle.providers.local.formats import Format
 from merkle.providers.local.outline import (
     Outline,
@@ -23,20 +23,11 @@ from merkle.providers.local.outline import (
     count_lines,
     plural,
 )
+from merkle.providers.local.prose import DIRECTIVE, summary_paragraph
 from merkle.providers.local.text_outline import opening_lines
 
 _MAX_DECLARATION_CHARS = 160
 _TRAILER = re.compile(r"\s*(\{|;|:|=>|=)\s*$")
-# Header comments that are not a description: tool directives (one line
-# each) and licence paragraphs.
-_DIRECTIVE = re.compile(
-    r"^(-\*-|vim?:|eslint|prettier|@ts-|@flow|@format|jshint|go:|\+build|shellcheck|"
-    r"syntax=|escape=)",
-    re.IGNORECASE,
-)
-_LICENCE = re.compile(
-    r"^(copyright|\(c\)|spdx-|licensed |all rights reserved|@license)", re.IGNORECASE
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,7 +45,7 @@ def outline_code(path: str, text: str, *, language: Format) -> Outline:
         for entry in found
         if entry.items and entry.kind.counted
     )
-    facts = f"{spec.label}, {plural(count_lines(text), 'line')}{_header(spec, text)}"
+    facts = f"{spec.label}, {plural(count_lines(text), 'line')}{header_fact(language, text)}"
     facts += f": {counts}." if counts else "."
     sections = tuple(Section(title=entry.kind.title, items=entry.items) for entry in found)
     if not any(entry.items for entry in found):
@@ -66,8 +57,10 @@ def outline_code(path: str, text: str, *, language: Format) -> Outline:
     )
 
 
-def _header(spec: CodeSpec, text: str) -> str:
-    if spec.header is None:
+def header_fact(language: Format, text: str) -> str:
+    """`, `package x``: the line that places a file in its package, for the facts line."""
+    spec = SPECS.get(language)
+    if spec is None or spec.header is None:
         return ""
     found = spec.header.search(text)
     return f", {code(clip(found.group(0).strip(), 80))}" if found else ""
@@ -96,7 +89,7 @@ def header_comment(text: str, prefixes: tuple[str, ...]) -> str | None:
     paragraphs: list[list[str]] = [[]]
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped.startswith("#!") and not paragraphs[0]:
+        if stripped.startswith(("#!", "<?php")) and not paragraphs[0]:
             continue
         if not stripped:
             paragraphs.append([])
@@ -106,12 +99,9 @@ def header_comment(text: str, prefixes: tuple[str, ...]) -> str | None:
             break
         if not body:
             paragraphs.append([])
-        elif not _DIRECTIVE.match(body):
+        elif not DIRECTIVE.match(body):
             paragraphs[-1].append(body)
-    for paragraph in paragraphs:
-        if paragraph and not _LICENCE.match(paragraph[0]):
-            return " ".join(paragraph)
-    return None
+    return summary_paragraph("\n".join(paragraph) for paragraph in paragraphs)
 
 
 def _comment_body(line: str, prefixes: tuple[str, ...]) -> str | None:

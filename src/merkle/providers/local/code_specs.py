@@ -291,6 +291,91 @@ _SQL_KINDS = (
     ),
 )
 
+_RUBY_KINDS = (
+    _kind(
+        "Imports",
+        "import",
+        "imports",
+        r"""^[ \t]*(?:require|require_relative|load)[ \t(]+['"](?P<item>[^'"\n]+)['"]""",
+        counted=False,
+    ),
+    _kind("Modules", "module", "modules", r"^[ \t]*module[ \t]+[\w:]+"),
+    _kind("Classes", "class", "classes", r"^[ \t]*class[ \t]+[\w:]+(?:[ \t]*<[ \t]*[\w:]+)?"),
+    _kind("Methods", "method", "methods", r"^[ \t]*def[ \t]+(?:self\.)?[\w?!=\[\]<>+*/%-]+[^\n]*"),
+)
+
+_PHP_KINDS = (
+    _kind("Imports", "import", "imports", r"^use[ \t]+(?P<item>[\w\\]+)", counted=False),
+    _kind(
+        "Types",
+        "type",
+        "types",
+        r"^[ \t]*(?:(?:abstract|final|readonly)[ \t]+)*(?:class|interface|trait|enum)[ \t]+\w+"
+        r"[^{\n]*",
+    ),
+    _kind(
+        "Functions",
+        "function",
+        "functions",
+        r"^[ \t]*(?:(?:public|protected|private|static|abstract|final)[ \t]+)*function[ \t]+&?\w+"
+        r"[ \t]*\([^)]{0,500}\)(?:[ \t]*:[ \t]*[^{;\n]+)?",
+    ),
+)
+
+_CSHARP_MODIFIERS = (
+    r"(?:(?:public|protected|private|internal|static|sealed|abstract|partial|readonly|async|"
+    r"virtual|override|unsafe|extern|new)\s+)*"
+)
+_CSHARP_KINDS = (
+    _kind("Imports", "import", "imports", r"^using[ \t]+(?P<item>[\w.= ]+);", counted=False),
+    _kind(
+        "Types",
+        "type",
+        "types",
+        rf"^[ \t]*{_CSHARP_MODIFIERS}(?:class|struct|interface|enum|record)\s+\w+[^{{\n]*",
+    ),
+    _kind(
+        "Methods",
+        "method",
+        "methods",
+        r"^[ \t]+(?:(?:public|protected|internal|static|virtual|override|abstract|async)\s+)+"
+        r"(?!(?:class|struct|record|interface|enum)\b)[\w.<>\[\],?]+\s+\w+\s*\([^)]{0,500}\)",
+    ),
+)
+
+_SWIFT_MODIFIERS = r"(?:(?:public|open|internal|final|private|fileprivate|static|mutating)\s+)*"
+_SWIFT_KINDS = (
+    _kind("Imports", "import", "imports", r"^import[ \t]+(?P<item>[\w.]+)", counted=False),
+    _kind(
+        "Types",
+        "type",
+        "types",
+        rf"^[ \t]*{_SWIFT_MODIFIERS}(?:class|struct|enum|protocol|actor|extension)\s+\w+[^{{\n]*",
+    ),
+    _kind(
+        "Functions",
+        "function",
+        "functions",
+        rf"^[ \t]*{_SWIFT_MODIFIERS}func\s+\w+[^(\n]*\([^)]{{0,500}}\)[^{{\n]*",
+    ),
+)
+
+_LUA_KINDS = (
+    _kind(
+        "Imports",
+        "import",
+        "imports",
+        r"""\brequire[ \t]*\(?[ \t]*['"](?P<item>[^'"\n]+)['"]""",
+        counted=False,
+    ),
+    _kind(
+        "Functions",
+        "function",
+        "functions",
+        r"^[ \t]*(?:local[ \t]+)?function[ \t]+[\w.:]+[ \t]*\([^)\n]{0,500}\)",
+    ),
+)
+
 _PYTHON_KINDS = (
     _kind("Classes", "class", "classes", r"^[ \t]*class[ \t]+\w+(?:\([^)]{0,500}\))?"),
     _kind(
@@ -329,6 +414,21 @@ SPECS: dict[Format, CodeSpec] = {
     ),
     Format.C: CodeSpec(label="C source", comment_prefixes=_C_COMMENTS, kinds=_C_KINDS),
     Format.CPP: CodeSpec(label="C++ source", comment_prefixes=_C_COMMENTS, kinds=_C_KINDS),
+    Format.CSHARP: CodeSpec(
+        label="C# source",
+        comment_prefixes=_C_COMMENTS,
+        kinds=_CSHARP_KINDS,
+        header=re.compile(r"^namespace[ \t]+[\w.]+", _M),
+    ),
+    Format.RUBY: CodeSpec(label="Ruby source", comment_prefixes=_HASH_COMMENTS, kinds=_RUBY_KINDS),
+    Format.PHP: CodeSpec(
+        label="PHP source",
+        comment_prefixes=(*_C_COMMENTS, "#"),
+        kinds=_PHP_KINDS,
+        header=re.compile(r"^namespace[ \t]+[\w\\]+", _M),
+    ),
+    Format.SWIFT: CodeSpec(label="Swift source", comment_prefixes=_C_COMMENTS, kinds=_SWIFT_KINDS),
+    Format.LUA: CodeSpec(label="Lua source", comment_prefixes=("--",), kinds=_LUA_KINDS),
     Format.SHELL: CodeSpec(
         label="Shell script",
         comment_prefixes=_HASH_COMMENTS,

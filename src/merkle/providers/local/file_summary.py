@@ -2,11 +2,13 @@
 
 A file the payload marks as binary is described from its name and size. A
 text cut short by the payload's size budget has its truncation marker taken
-off and noted, so the outliner reads only real content. A text that does not
-parse in the format its name promises falls back to a simpler outline, with
-a note that says why; so does a text an outliner fails on for any other
-reason, and if even that fails, the summary says only what the file is.
-Summarising never fails a node because of what the file holds.
+off and noted, so the outliner reads only real content. Source code is read
+by its tree-sitter grammar where one is bundled, by line patterns otherwise
+or when the parser fails. A text that does not parse in the format its name
+promises falls back to a simpler outline, with a note that says why; so does
+a text an outliner fails on for any other reason, and if even that fails,
+the summary says only what the file is. Summarising never fails a node
+because of what the file holds.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from merkle.providers.local.code_outline import outline_code
+from merkle.providers.local.code_specs import SPECS
 from merkle.providers.local.data_outline import (
     outline_csv,
     outline_ini,
@@ -22,20 +25,22 @@ from merkle.providers.local.data_outline import (
     outline_yaml,
 )
 from merkle.providers.local.formats import Format, detect
+from merkle.providers.local.markup_outline import outline_markdown, outline_rst
 from merkle.providers.local.outline import Outline, UnparsableText, code, render_outline
 from merkle.providers.local.python_outline import outline_python
 from merkle.providers.local.text_outline import (
     outline_binary,
     outline_generic,
-    outline_markdown,
     outline_plain_text,
 )
+from merkle.providers.local.tree_sitter_outline import NoGrammar, ParserGaveUp, outline_tree
 from merkle.providers.payload import TRUNCATION_MARKER, Block
 
 _Outliner = Callable[[str, str], Outline]
 
 _OUTLINERS: dict[Format, _Outliner] = {
     Format.MARKDOWN: outline_markdown,
+    Format.RST: outline_rst,
     Format.JSON: outline_json,
     Format.TOML: outline_toml,
     Format.YAML: outline_yaml,
@@ -97,7 +102,7 @@ def _outline(path: str, text: str, *, truncated: bool) -> Outline:
         return _outline_as(language, path, text, truncated=truncated)
     except UnparsableText as error:
         fallback = (
-            outline_code(path, text, language=Format.PYTHON)
+            outline_source(path, text, language=Format.PYTHON, note_errors=False)
             if language is Format.PYTHON
             else outline_generic(path, text)
         )
@@ -111,7 +116,31 @@ def _outline_as(language: Format, path: str, text: str, *, truncated: bool) -> O
     outliner = _OUTLINERS.get(language)
     if outliner is not None:
         return outliner(path, text)
-    return outline_code(path, text, language=language)
+    return outline_source(path, text, language=language, note_errors=not truncated)
+
+
+def outline_source(path: str, text: str, *, language: Format, note_errors: bool) -> Outline:
+    """Source code read by its tree-sitter grammar, or by line patterns without one.
+
+    A parser that fails, or is not installed, leaves the line patterns to
+    outline the file; `note_errors` says whether to note where it stops parsing.
+    """
+    try:
+        return outline_tree(path, text, language=language, note_errors=note_errors)
+    except (NoGrammar, ImportError):
+        note = None
+    except ParserGaveUp as error:
+        note = f"{error}, so this outline is read from line patterns."
+    except Exception as error:  # the parser's failure must not fail the node
+        note = (
+            f"the parser failed on this file ({type(error).__name__}), "
+            "so this outline is read from line patterns."
+        )
+    if language in SPECS:
+        outline = outline_code(path, text, language=language)
+    else:
+        outline = outline_generic(path, text)
+    return _with_note(outline, note) if note else outline
 
 
 def _with_note(outline: Outline, note: str) -> Outline:

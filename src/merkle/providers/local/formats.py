@@ -16,6 +16,7 @@ class Format(Enum):
 
     PYTHON = "Python"
     MARKDOWN = "Markdown"
+    RST = "reStructuredText"
     JSON = "JSON"
     TOML = "TOML"
     YAML = "YAML"
@@ -29,6 +30,11 @@ class Format(Enum):
     KOTLIN = "Kotlin"
     C = "C"
     CPP = "C++"
+    CSHARP = "C#"
+    RUBY = "Ruby"
+    PHP = "PHP"
+    SWIFT = "Swift"
+    LUA = "Lua"
     SHELL = "Shell"
     DOCKERFILE = "Dockerfile"
     MAKEFILE = "Makefile"
@@ -73,6 +79,13 @@ _BY_EXTENSION: dict[str, Format] = {
     ".hh": Format.CPP,
     ".hpp": Format.CPP,
     ".hxx": Format.CPP,
+    ".cs": Format.CSHARP,
+    ".rb": Format.RUBY,
+    ".rake": Format.RUBY,
+    ".gemspec": Format.RUBY,
+    ".php": Format.PHP,
+    ".swift": Format.SWIFT,
+    ".lua": Format.LUA,
     ".sh": Format.SHELL,
     ".bash": Format.SHELL,
     ".zsh": Format.SHELL,
@@ -80,7 +93,7 @@ _BY_EXTENSION: dict[str, Format] = {
     ".dockerfile": Format.DOCKERFILE,
     ".sql": Format.SQL,
     ".txt": Format.TEXT,
-    ".rst": Format.TEXT,
+    ".rst": Format.RST,
     ".text": Format.TEXT,
 }
 
@@ -88,6 +101,8 @@ _BY_NAME: dict[str, Format] = {
     "dockerfile": Format.DOCKERFILE,
     "containerfile": Format.DOCKERFILE,
     "makefile": Format.MAKEFILE,
+    "rakefile": Format.RUBY,
+    "gemfile": Format.RUBY,
     "gnumakefile": Format.MAKEFILE,
     "pipfile": Format.TOML,
     ".editorconfig": Format.INI,
@@ -109,6 +124,9 @@ _BY_INTERPRETER: dict[str, Format] = {
     "dash": Format.SHELL,
     "ksh": Format.SHELL,
     "node": Format.JAVASCRIPT,
+    "ruby": Format.RUBY,
+    "php": Format.PHP,
+    "lua": Format.LUA,
 }
 
 # Languages a directory summary names that have no outliner of their own.
@@ -119,12 +137,7 @@ _OTHER_LANGUAGES: dict[str, str] = {
     ".htm": "HTML",
     ".xml": "XML",
     ".svg": "SVG",
-    ".rb": "Ruby",
-    ".php": "PHP",
-    ".cs": "C#",
-    ".swift": "Swift",
     ".scala": "Scala",
-    ".lua": "Lua",
     ".pl": "Perl",
     ".r": "R",
     ".dart": "Dart",

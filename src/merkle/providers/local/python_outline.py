@@ -24,6 +24,7 @@ from merkle.providers.local.outline import (
     join_names,
     plural,
 )
+from merkle.providers.local.prose import docstring_summary
 
 _MAX_METHODS = 20
 _MAX_FIELDS = 12
@@ -115,9 +116,7 @@ def _last_top_level_line(lines: list[str]) -> int:
 
 def _docstring_summary(tree: ast.Module) -> str | None:
     docstring = ast.get_docstring(tree)
-    if not docstring:
-        return None
-    return " ".join(docstring.strip().split("\n\n")[0].split())
+    return docstring_summary(docstring) if docstring else None
 
 
 def _defines(classes: list[ast.ClassDef], functions: list[_FunctionNode]) -> str | None:

@@ -1,14 +1,11 @@
-"""Outlines of prose and of files the local provider cannot read structurally.
+"""Outlines of plain text and of files the local provider cannot read structurally.
 
-Markdown gets its title, heading tree and first paragraph; plain text its
-first paragraph and opening lines; any other text its size and first lines;
-a binary file, whose bytes are never sent, only its name and size.
+Plain text gets its first paragraph of prose and its opening lines; any
+other text its size and first lines; a binary file, whose bytes are never
+sent, only its name and size.
 """
 
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass, field
 
 from merkle.providers.local.formats import extension_of
 from merkle.providers.local.outline import (
@@ -16,20 +13,12 @@ from merkle.providers.local.outline import (
     Section,
     clip,
     code,
-    count_lines,
-    first_paragraph,
     plural,
 )
+from merkle.providers.local.prose import docstring_summary
 
 _OPENING_LINES = 8
 _MAX_LINE_CHARS = 120
-
-_ATX_HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
-_SETEXT_UNDERLINE = re.compile(r"^(=+|-+)\s*$")
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
-# Lines that say nothing in a summary: badges, images, raw HTML, tables,
-# link definitions and horizontal rules.
-_NOT_PROSE = re.compile(r"^\s*(\[!\[|!\[|<|\||\[[^\]]+\]:|[-*_](\s*[-*_]){2,}\s*$)")
 
 _BINARY_KINDS: dict[str, str] = {
     ".png": "PNG image",
@@ -68,83 +57,12 @@ _BINARY_KINDS: dict[str, str] = {
 }
 
 
-@dataclass(slots=True)
-class _MarkdownScan:
-    headings: list[tuple[int, str]] = field(default_factory=list)
-    prose: list[str] = field(default_factory=list)
-    code_blocks: int = 0
-
-
-def outline_markdown(path: str, text: str) -> Outline:
-    """The title, heading tree and first paragraph of a Markdown document."""
-    scan = _scan_markdown(_without_front_matter(text).splitlines())
-    title = next((heading for level, heading in scan.headings if level == 1), None)
-    outline_headings = list(scan.headings)
-    if outline_headings and outline_headings[0] == (1, title):
-        # The title heads the summary already; the outline lists what it holds.
-        outline_headings = outline_headings[1:]
-    top = min((level for level, _ in outline_headings), default=1)
-    items = tuple("  " * (level - top) + heading for level, heading in outline_headings)
-    facts = "Markdown document"
-    facts += f" titled {code(title)}" if title else ""
-    facts += f", {plural(count_lines(text), 'line')}, {plural(len(scan.headings), 'heading')}"
-    facts += f", {plural(scan.code_blocks, 'code block')}." if scan.code_blocks else "."
-    return Outline(
-        summary=first_paragraph(scan.prose),
-        facts=facts,
-        sections=(Section(title="Headings", items=items),),
-    )
-
-
-def _without_front_matter(text: str) -> str:
-    if text.startswith("---\n"):
-        end = text.find("\n---", 4)
-        if end != -1:
-            return text[end + 4 :]
-    return text
-
-
-def _scan_markdown(lines: list[str]) -> _MarkdownScan:
-    scan = _MarkdownScan()
-    fence: str | None = None
-    previous = ""
-    for line in lines:
-        opened = _FENCE.match(line)
-        if fence is not None:
-            if opened and opened.group(1).startswith(fence):
-                fence = None
-        elif opened:
-            fence = opened.group(1)
-            scan.code_blocks += 1
-        else:
-            _scan_markdown_line(scan, line, previous)
-        previous = line if fence is None and not opened else ""
-    return scan
-
-
-def _scan_markdown_line(scan: _MarkdownScan, line: str, previous: str) -> None:
-    heading = _ATX_HEADING.match(line)
-    underline = _SETEXT_UNDERLINE.match(line)
-    if heading:
-        scan.headings.append((len(heading.group(1)), heading.group(2)))
-        scan.prose.append("")
-    elif underline and previous.strip() and scan.prose and scan.prose[-1] == previous.strip():
-        # `Title` over `=====` is a heading, not the paragraph it looked like.
-        scan.prose.pop()
-        scan.headings.append((1 if underline.group(1)[0] == "=" else 2, previous.strip()))
-        scan.prose.append("")
-    elif _NOT_PROSE.match(line):
-        scan.prose.append("")
-    else:
-        scan.prose.append(line.strip())
-
-
 def outline_plain_text(path: str, text: str) -> Outline:
     """The first paragraph and opening lines of a plain text file."""
     lines = text.splitlines()
     words = len(text.split())
     return Outline(
-        summary=first_paragraph(lines),
+        summary=docstring_summary(text),
         facts=f"Text file, {plural(len(lines), 'line')}, {plural(words, 'word')}.",
         sections=(Section(title="Opening lines", items=opening_lines(lines)),),
     )

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from merkle.providers.local.directory import first_meaningful_line
+from merkle.providers.local.gist import first_meaningful_line
 from merkle.providers.local.provider import CHARS_PER_TOKEN
 from tests.unit.providers.local.support import summarise_directory
 
@@ -62,17 +62,24 @@ def test_a_big_directory_names_every_child_when_the_lines_fit() -> None:
     assert all(f"- `f{index:03}.txt`: Parses" in summary for index in range(250))
 
 
-def test_a_huge_directory_names_the_rest_by_name_within_the_budget() -> None:
+def test_a_huge_directory_names_every_child_by_name_within_the_budget() -> None:
     children = [(f"big/f{index:04}.txt", "file", "A long line. " * 20) for index in range(400)]
     summary = summarise_directory("big", children, max_tokens=1_000)
     assert len(summary) <= 1_000 * CHARS_PER_TOKEN
-    assert "- `f0000.txt`: A long line." in summary
-    also = next(line for line in summary.splitlines() if line.startswith("- also: "))
-    named = re.findall(r"`(f\d{4}\.txt)`", summary)
-    # Children are named in order without a gap, then counted, never cut mid-name.
-    assert named == [f"f{index:04}.txt" for index in range(len(named))]
+    # The names lose the extension they all share, so that all 400 fit, in order.
+    assert "Children (named without their `.txt`): `f0000`, `f0001`," in summary
+    named = re.findall(r"`(f\d{4})`", summary)
+    assert named == [f"f{index:04}" for index in range(400)]
+
+
+def test_past_what_names_can_fit_the_last_are_counted_never_cut() -> None:
+    children = [(f"big/f{index:04}.txt", "file", "A long line.") for index in range(400)]
+    summary = summarise_directory("big", children, max_tokens=300)
+    assert len(summary) <= 300 * CHARS_PER_TOKEN
+    named = re.findall(r"`(f\d{4})`", summary)
     hidden = 400 - len(named)
-    assert hidden > 0 and also.endswith(f"and {hidden} more children")
+    assert named == [f"f{index:04}" for index in range(len(named))]
+    assert hidden > 0 and summary.rstrip().endswith(f"and {hidden} more children")
 
 
 def test_a_small_budget_still_names_children_in_full() -> None:

@@ -102,7 +102,7 @@ def test_a_directory_quotes_each_childs_first_line_in_path_order() -> None:
 
     lines = summary.splitlines()
     assert lines[0] == "# `src/merkle/tree/`"
-    assert lines[2] == "Holds 1 file and 1 subdirectory; mainly Python (1)."
+    assert lines[4] == "Holds 1 file and 1 subdirectory; mainly Python (1)."
     hashing_line = "- `hashing.py`: BLAKE3 content hashes and NodeIDs."
     walker_line = "- `walker/`: Builds the tree."
     assert lines.index(hashing_line) < lines.index(walker_line)
@@ -110,7 +110,9 @@ def test_a_directory_quotes_each_childs_first_line_in_path_order() -> None:
 
 def test_the_workspace_root_is_named_as_such() -> None:
     summary = summarise_directory(".", [("README.md", "file", "# x\n\nThe readme.\n")])
-    assert summary.startswith("# `.`\n\nHolds 1 file; mainly Markdown (1).\n\n- `README.md`: The")
+    assert summary.startswith(
+        "# `.`\n\nThe readme.\n\nHolds 1 file; mainly Markdown (1).\n\n- `README.md`: The"
+    )
 
 
 def test_a_binary_file_is_described_by_extension_and_size() -> None:
