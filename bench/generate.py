@@ -52,7 +52,6 @@ import argparse
 import json
 import math
 import os
-import re
 import shutil
 import sqlite3
 import statistics
@@ -69,7 +68,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.llm_server import LlmServer, RecordedRequest, Reply  # noqa: E402
+from tests.support.generate_cli import node_of  # noqa: E402
+from tests.support.llm_server import LlmServer, Reply  # noqa: E402
 
 TOP_DIRS = 5
 SUB_DIRS = 4
@@ -81,7 +81,6 @@ KEY_ENV = "MERKLE_BENCH_KEY"
 API_KEY = "sk-" + "bench-generate"
 TARGET_RATIO = 1.15
 TARGET_CALLS_PER_NODE = 1.0
-_FIRST_BLOCK = re.compile(r'\A<(file|child|directory) path="([^"]*)"')
 
 
 def build_tree(root: Path) -> list[str]:
@@ -113,22 +112,6 @@ def write(root: Path, relative: str, group: int, index: int) -> str:
 
 def depth(path: str) -> int:
     return 0 if path == "." else path.count("/") + 1
-
-
-def node_of(request: RecordedRequest) -> str | None:
-    """The node a generation request is for, from the first block of its user message."""
-    if request.path != "/v1/chat/completions" or not isinstance(request.body, dict):
-        return None
-    user = "\n".join(
-        str(m.get("content", "")) for m in request.body.get("messages", []) if m["role"] == "user"
-    )
-    found = _FIRST_BLOCK.match(user)
-    if found is None:
-        return None
-    kind, path = found.groups()
-    if kind != "child":
-        return path
-    return path.rsplit("/", 1)[0] if "/" in path else "."
 
 
 @dataclass

@@ -50,21 +50,20 @@ from pathlib import Path
 # tokeniser's HTTP library imports): take the directory off first.
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
 import base64
 import os
 import random
-import re
 import statistics
-import subprocess
 import sysconfig
-import tarfile
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+
+from bench.sdists import extracted_sdist
 
 from merkle.providers.payload import file_block
 from merkle.providers.tokens import estimate_tokens, prefix_within
@@ -73,7 +72,7 @@ INSTALL = ".venv/bin/pip install -e '.[test]'"
 try:
     import tiktoken
 except ImportError:
-    print(f"bench/token_estimate.py needs the `bench` extra (tiktoken): {INSTALL}", file=sys.stderr)
+    print(f"bench/token_estimate.py needs the `test` extra (tiktoken): {INSTALL}", file=sys.stderr)
     sys.exit(2)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -149,38 +148,9 @@ def read_tree(label: str, root: Path) -> Corpus:
     return Corpus(label=label, root=root, texts=found, size_bytes=size)
 
 
-def sdist_archive(spec: str, cache: Path) -> Path:
-    """The sdist of `spec` (`name` or `name==version`), downloaded into `cache` once."""
-    name, _, version = spec.partition("==")
-    stem = re.sub(r"[-_.]+", "_", name).lower()
-
-    def cached() -> list[Path]:
-        return sorted(
-            path
-            for path in cache.glob("*.tar.gz")
-            if re.sub(r"[-_.]+", "_", path.name.rsplit("-", 1)[0]).lower() == stem
-            and (not version or path.name == f"{path.name.rsplit('-', 1)[0]}-{version}.tar.gz")
-        )
-
-    if not cached():
-        cache.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:"]
-        command += ["--no-deps", "--quiet", spec, "-d", str(cache)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not cached():
-            raise SystemExit(f"cannot download the sdist of {spec}:\n{done.stderr.strip()}")
-    return cached()[-1]
-
-
 def read_sdist(spec: str, cache: Path) -> Corpus:
     """The text files of the sdist of `spec`, extracted under `cache`."""
-    archive = sdist_archive(spec, cache)
-    target = cache / archive.name.removesuffix(".tar.gz")
-    if not target.is_dir():
-        # Extracted aside and renamed, so an interrupted run leaves no half tree behind.
-        with tempfile.TemporaryDirectory(dir=cache) as scratch, tarfile.open(archive) as opened:
-            opened.extractall(scratch, filter="data")
-            (Path(scratch) / target.name).rename(target)
+    target = extracted_sdist(spec, cache)
     return read_tree(f"sdist {target.name}", target)
 
 

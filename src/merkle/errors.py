@@ -32,6 +32,7 @@ MerkleError
     └── GenerationError             a generation failed: carries a GenerationFailure
         ├── ProviderError           a provider call failed, classified (providers.base)
         ├── PromptError             the prompt cannot be built (generation.prompt)
+        ├── PartsNeeded             a directory too large for one prompt (generation.parts)
         └── RequestFailed           a request's final failure, from any process (queue)
 ```
 """

@@ -8,7 +8,16 @@ from merkle.config import ProviderSettings
 from merkle.errors import UsageError
 from merkle.providers.base import Provider
 
-LOCAL = ProviderSettings(name="local", type="local", model="merkle-local-1", timeout_s=60.0)
+# The embedded provider's answers cost nothing: room to name every child of a
+# directory of hundreds.
+LOCAL_MAX_TOKENS = 8192
+LOCAL = ProviderSettings(
+    name="local",
+    type="local",
+    model="merkle-local-1",
+    timeout_s=60.0,
+    max_tokens=LOCAL_MAX_TOKENS,
+)
 
 
 def build_provider(settings: ProviderSettings) -> Provider:
