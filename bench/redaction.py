@@ -29,33 +29,17 @@ from pathlib import Path
 # detector's HTTP library imports): take the directory off first.
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
-import os
 import sysconfig
 import time
 from collections import Counter
 
+from bench.sdists import text_files
 from blake3 import blake3
 
 from merkle.metadata.redaction import redact, warm
-
-SKIPPED_DIRECTORIES = {".git", ".merkle", "__pycache__", "site-packages", ".venv", "node_modules"}
-
-
-def texts(root: Path) -> list[tuple[str, str]]:
-    """`(path relative to root, text)` of every UTF-8 file under `root`."""
-    found = []
-    for directory, names, files in os.walk(root):
-        names[:] = sorted(name for name in names if name not in SKIPPED_DIRECTORIES)
-        for name in sorted(files):
-            path = Path(directory) / name
-            try:
-                text = path.read_bytes().decode("utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            found.append((str(path.relative_to(root)), text))
-    return found
 
 
 def context_of(text: str, redacted: str) -> list[str]:
@@ -67,7 +51,7 @@ def context_of(text: str, redacted: str) -> list[str]:
 
 
 def measure(root: Path, show: int) -> None:
-    files = texts(root)
+    files = text_files(root)
     size = sum(len(text.encode("utf-8")) for _, text in files)
     started = time.perf_counter()
     for _, text in files:

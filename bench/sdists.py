@@ -1,4 +1,5 @@
-"""Real projects for the benches: sdists from the package index, fetched and extracted once.
+"""Real projects for the benches: sdists from the package index, fetched and extracted
+once, and the text files of a tree as merkle would send them.
 
 `pip download --no-binary :all: --no-deps SPEC` fetches the sdist into a cache
 directory (git-ignored under `bench/.work/`); it is extracted beside it.
@@ -6,6 +7,7 @@ directory (git-ignored under `bench/.work/`); it is extracted beside it.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -50,3 +52,34 @@ def extracted_sdist(spec: str, cache: Path) -> Path:
             opened.extractall(scratch, filter="data")
             (Path(scratch) / target.name).rename(target)
     return target
+
+
+SKIPPED_DIRECTORIES = {".git", ".merkle", "__pycache__", "site-packages", ".venv", "node_modules"}
+SNIFF_BYTES = 8192  # merkle sends a file with a NUL byte this early as binary
+
+
+def as_sent(data: bytes) -> str | None:
+    """`data` as the text merkle would send, or None when it sends a placeholder."""
+    if b"\x00" in data[:SNIFF_BYTES]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def text_files(root: Path) -> list[tuple[str, str]]:
+    """`(path relative to root, text)` of every file under `root` that merkle would
+    send as text, in path order."""
+    found = []
+    for directory, names, files in os.walk(root):
+        names[:] = sorted(name for name in names if name not in SKIPPED_DIRECTORIES)
+        for name in sorted(files):
+            path = Path(directory) / name
+            try:
+                text = as_sent(path.read_bytes())
+            except OSError:
+                continue
+            if text is not None:
+                found.append((str(path.relative_to(root)), text))
+    return found

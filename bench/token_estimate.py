@@ -54,7 +54,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
 import base64
-import os
 import random
 import statistics
 import sysconfig
@@ -63,7 +62,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from bench.sdists import extracted_sdist
+from bench.sdists import extracted_sdist, text_files
 
 from merkle.providers.payload import file_block
 from merkle.providers.tokens import estimate_tokens, prefix_within
@@ -79,8 +78,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = REPO_ROOT / "bench" / ".work" / "token_estimate"
 DEFAULT_SDISTS = ("rich", "pygments")
 DEFAULT_ENCODINGS = ("cl100k_base", "o200k_base")
-SKIPPED_DIRECTORIES = {".git", ".merkle", "__pycache__", "site-packages", ".venv", "node_modules"}
-SNIFF_BYTES = 8192  # merkle sends a file with a NUL byte this early as binary
 SEED = 20_240_601
 SYNTHETIC_BYTES = 64 * 1024
 PREFIX_SAMPLE_FILES = 300
@@ -121,29 +118,9 @@ Tokeniser = Callable[[str], int]
 # -- corpora ---------------------------------------------------------------------------
 
 
-def as_sent(data: bytes) -> str | None:
-    """`data` as the text merkle would send, or None when it sends a placeholder."""
-    if b"\x00" in data[:SNIFF_BYTES]:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
 def read_tree(label: str, root: Path) -> Corpus:
     """Every file under `root` that merkle would send as text."""
-    found = []
-    for directory, names, files in os.walk(root):
-        names[:] = sorted(name for name in names if name not in SKIPPED_DIRECTORIES)
-        for name in sorted(files):
-            path = Path(directory) / name
-            try:
-                text = as_sent(path.read_bytes())
-            except OSError:
-                continue
-            if text is not None:
-                found.append((str(path.relative_to(root)), text))
+    found = text_files(root)
     size = sum(len(text.encode("utf-8")) for _, text in found)
     return Corpus(label=label, root=root, texts=found, size_bytes=size)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from merkle.providers.local.prose import LICENCE
+from merkle.providers.local.prose import ADORNMENT, LICENCE, is_markup
 
 MAX_LINE_CHARS = 200
 
@@ -37,8 +37,6 @@ _URL = re.compile(r"<?https?://\S+>?")
 # `Title` run on into its underline, as a docstring's first paragraph is
 # joined onto one line: `pygments.lexers ~~~~~~~~~~`.
 _TITLE = re.compile(r"^(?P<title>.+?)\s+(?P<rule>([=~\-^*+#\"'`])\3{2,})(?:\s+|$)")
-_RST_MARKUP = re.compile(r"^(\.\.\s|:[\w .-]+:(\s|$)|\[!\[|!\[|<)")
-_UNDERLINE = re.compile(r"^([=~\-^*+#\"'`])\1{2,}$")
 _NAME_ONLY = re.compile(r"^\(its context is [^()]*\)$")
 # The facts line every local outline has (kind, size, counts), the summary
 # an outliner composes from names, and this module's own directory lines:
@@ -53,11 +51,6 @@ _FACTS = re.compile(
 # A sentence ends at `.`, `!` or `?` before a capital, unless it ends an
 # abbreviation that usually runs on (`e.g. TOML`).
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bvs)[.!?](?=\s+[A-Z`\"'(\[])")
-# Licence wording that a notice goes on in, beyond the openings `LICENCE` knows.
-_LICENCE_TEXT = re.compile(
-    r"^(permission is hereby granted|the software is provided|:copyright:|:license:)",
-    re.IGNORECASE,
-)
 # An item that describes a part of the node (`- `load()` — Reads it.`), not the node.
 _MEMBER = re.compile(r"^`[^`]+`(?:\([^)]*\))?\s*(?::|—|-|\u2013)\s")
 # Sections where a frame states its purpose, and those where a local outline
@@ -154,7 +147,7 @@ def _is_purpose(text: str) -> bool:
 
 
 def _is_licence(text: str) -> bool:
-    return bool(LICENCE.match(text) or _LICENCE_TEXT.match(text))
+    return bool(LICENCE.match(text))
 
 
 def _prose_paragraphs(text: str) -> list[str]:
@@ -176,7 +169,7 @@ def _prose_paragraphs(text: str) -> list[str]:
             fenced = not fenced
             flush()
             continue
-        underlined = index + 1 < len(lines) and _UNDERLINE.match(lines[index + 1])
+        underlined = index + 1 < len(lines) and ADORNMENT.match(lines[index + 1])
         if fenced or not line or underlined or _SKIPPED.match(line):
             flush()
             continue
@@ -209,9 +202,9 @@ def _quoted_prose(body: str) -> str | None:
     lines = [_unquoted(raw.strip().removeprefix("- ")) for raw in body.splitlines() if raw.strip()]
     paragraph: list[str] = []
     for index, line in enumerate(lines):
-        underlined = index + 1 < len(lines) and _UNDERLINE.match(lines[index + 1])
+        underlined = index + 1 < len(lines) and ADORNMENT.match(lines[index + 1])
         # Titles, directives (`.. image::`) and fields (`:license:`) end a paragraph.
-        if underlined or _UNDERLINE.match(line) or _RST_MARKUP.match(line):
+        if underlined or ADORNMENT.match(line) or is_markup(line):
             if paragraph:
                 break
             continue

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 # One punctuation character repeated: a reStructuredText title's under- or
 # overline, or a transition between sections.
-_ADORNMENT = re.compile(r"""^([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])\1{2,}\s*$""")
+ADORNMENT = re.compile(r"""^([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])\1{2,}\s*$""")
 _FIELD = re.compile(r"^:[\w .-]+:(\s|$)")
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}(\s|$)")
 # Lines of markup rather than prose: badges and images, raw HTML, table rows,
@@ -27,7 +27,9 @@ LICENCE = re.compile(
     r"released under|distributed under|use of this source code is governed|"
     r"this (project|software|program|library|file|code|package) is (licen[cs]ed|released|"
     r"distributed|free software)|"
-    r"[\w.-]+ licen[cs]e\.?$|licen[cs]e:)",
+    r"[\w.-]+ licen[cs]e\.?$|licen[cs]e:|"
+    # Wording a notice goes on in, and the fields a docstring names it with.
+    r"permission is hereby granted|the software is provided|:copyright:|:license:)",
     re.IGNORECASE,
 )
 """A paragraph that opens like this is a licence or copyright notice."""
@@ -86,16 +88,22 @@ def _prose_of(paragraph: str) -> str | None:
 def _without_title(lines: list[str]) -> list[str]:
     if lines and _MARKDOWN_HEADING.match(lines[0]):
         return lines[1:]
-    if len(lines) >= 3 and _ADORNMENT.match(lines[0]) and _ADORNMENT.match(lines[2]):
+    if len(lines) >= 3 and ADORNMENT.match(lines[0]) and ADORNMENT.match(lines[2]):
         return lines[3:]
-    if len(lines) >= 2 and _ADORNMENT.match(lines[1]):
+    if len(lines) >= 2 and ADORNMENT.match(lines[1]):
         return lines[2:]
     return lines
 
 
+def is_markup(line: str) -> bool:
+    """Whether `line` is markup rather than prose: a badge or image, raw HTML, a table
+    row, a link definition, a directive, a field (`:license:`) or a doctest."""
+    return bool(_MARKUP.match(line) or _FIELD.match(line))
+
+
 def _is_not_prose(line: str) -> bool:
     return bool(
-        _ADORNMENT.match(line)
+        ADORNMENT.match(line)
         or _FIELD.match(line)
         or LICENCE.match(line)
         or DIRECTIVE.match(line)
