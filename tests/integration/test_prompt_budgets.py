@@ -67,11 +67,11 @@ def generate(tmp_path: Path, *, claimed_window: int = WINDOW) -> tuple[dict[str,
         assert result.json()["total_failed"] == 0
         heads = bench.heads()
         requests = [r for r in bench.server.requests if r.path == CHAT_PATH]
-        tokens = list(bench.server.prompt_tokens)
-    assert len(tokens) == len(requests)
+        tokens = [bench.server.tokens_of(request) for request in requests]
+    assert None not in tokens
     expected = set(files) | directories(list(files))
     assert set(heads) == expected, sorted(expected - set(heads))[:5]
-    return heads, list(zip(requests, tokens, strict=True))
+    return heads, [(r, int(t or 0)) for r, t in zip(requests, tokens, strict=True)]
 
 
 def test_every_node_of_a_pygments_shaped_tree_is_generated_within_a_16k_window(

