@@ -34,23 +34,26 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
 
 import argparse
 import ast
-import os
-import shutil
-import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.sdists import extracted_sdist  # noqa: E402
+from bench.workspaces import (  # noqa: E402
+    AGENT,
+    Workspace,
+    children_by_directory,
+    missing_frames,
+    report,
+    unnamed_children,
+    workspace_of,
+)
 from tests.support.generate_cli import node_of, user_message  # noqa: E402
 from tests.support.llm_server import LlmServer, Reply  # noqa: E402
 
@@ -59,7 +62,6 @@ from merkle.providers.payload import parse_blocks  # noqa: E402
 DEFAULT_CACHE = REPO_ROOT / "bench" / ".work" / "prompt_budget"
 ANSWER_TOKENS = 1024
 KEY_ENV = "MERKLE_BENCH_KEY"
-AGENT = "docs-writer"
 # About 250 words, as long as a real model's note.
 NOTE = (
     "This part of the project handles one concern and exposes a small interface. "
@@ -67,62 +69,6 @@ NOTE = (
     + "\n\n## Details\n\n"
     + "Further paragraphs describe the interface, the errors and the callers. " * 8
 )
-
-
-@dataclass
-class Workspace:
-    root: Path
-    env: dict[str, str]
-
-    def merkle(self, *args: str) -> subprocess.CompletedProcess[str]:
-        merkle = str(Path(sys.executable).parent / "merkle")
-        return subprocess.run(
-            [merkle, *args], cwd=self.root, env=self.env, capture_output=True, text=True
-        )
-
-    def rows(self, sql: str, *parameters: object) -> list[tuple[object, ...]]:
-        with closing(sqlite3.connect(self.root / ".merkle" / "merkle.db")) as connection:
-            return connection.execute(sql, parameters).fetchall()
-
-    def paths(self) -> dict[str, str]:
-        """Every path of the current tree, and its type."""
-        rows = self.rows("SELECT path, node_type FROM tree_entries")
-        return {str(path): str(kind) for path, kind in rows}
-
-    def frames(self) -> dict[str, str]:
-        """The head frame's text of every path that has one."""
-        rows = self.rows(
-            "SELECT t.path, f.content FROM tree_entries t JOIN heads h ON h.node_id = t.node_id"
-            " JOIN frames f ON f.frame_id = h.frame_id WHERE h.agent_id = ?",
-            AGENT,
-        )
-        return {str(path): str(content) for path, content in rows}
-
-
-def workspace_of(source: Path, scratch: Path, name: str) -> Workspace:
-    root = scratch / name
-    shutil.copytree(source, root, symlinks=True)
-    env = {**os.environ, KEY_ENV: "sk-bench-budget", "XDG_CONFIG_HOME": str(scratch / "xdg")}
-    workspace = Workspace(root=root, env=env)
-    done = workspace.merkle("init")
-    if done.returncode != 0:
-        sys.exit(f"merkle init failed: {done.stderr}")
-    return workspace
-
-
-def parent(path: str) -> str:
-    return path.rsplit("/", 1)[0] if "/" in path else "."
-
-
-def children_by_directory(paths: dict[str, str]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = defaultdict(set)
-    for path in paths:
-        if path != ".":
-            found[parent(path)].add(path)
-    for path, kind in paths.items():
-        if kind == "directory":
-            found.setdefault(path, set())
-    return found
 
 
 def main_class(source: str) -> tuple[str, list[str]] | None:
@@ -147,14 +93,9 @@ def largest_module(workspace: Workspace, paths: dict[str, str]) -> str:
     return next((p for p in modules if main_class(text(p))), modules[0])
 
 
-def report(label: str, ok: bool, detail: str) -> bool:
-    print(f"  {'PASS' if ok else 'FAIL'}  {label}: {detail}")
-    return ok
-
-
 def remote_run(source: Path, scratch: Path, window: int) -> bool:
     with LlmServer(context_window=window, keep_alive=True, default=Reply.answer(NOTE)) as server:
-        workspace = workspace_of(source, scratch, "remote")
+        workspace = workspace_of(source, scratch, "remote", env={KEY_ENV: "sk-bench-budget"})
         (workspace.root / ".merkle" / "config.toml").write_text(
             '[defaults]\nprovider = "remote"\n\n'
             f'[providers.remote]\ntype = "openai"\nbase_url = "{server.openai_url}"\n'
@@ -177,7 +118,7 @@ def remote_run(source: Path, scratch: Path, window: int) -> bool:
         f" {max(tokens):,} + {ANSWER_TOKENS:,} answer tokens against a {window:,} window"
     )
     ok = report("no request over the window", refused == 0, f"{refused} refused")
-    ok &= report("every node has a frame", set(paths) == set(frames), _missing(paths, frames))
+    ok &= report("every node has a frame", set(paths) == set(frames), missing_frames(paths, frames))
     sent: dict[str, list[str]] = defaultdict(list)
     for request in requests:
         sent[str(node_of(request))].append(user_message(request))
@@ -185,11 +126,6 @@ def remote_run(source: Path, scratch: Path, window: int) -> bool:
     ok &= _module_check(workspace, module, "\n".join(sent[module]))
     ok &= _directory_check(children_by_directory(paths), sent)
     return ok
-
-
-def _missing(paths: dict[str, str], frames: dict[str, str]) -> str:
-    missing = sorted(set(paths) - set(frames))
-    return f"{len(frames):,} of {len(paths):,}" + (f"; missing {missing[:3]}" if missing else "")
 
 
 def _module_check(workspace: Workspace, module: str, prompt: str) -> bool:
@@ -222,18 +158,13 @@ def local_run(source: Path, scratch: Path) -> bool:
     wall = time.monotonic() - started
     paths, frames = workspace.paths(), workspace.frames()
     print(f"  local: {len(paths):,} nodes in {wall:.1f} s (exit {done.returncode})")
-    ok = report("every node has a frame", set(paths) == set(frames), _missing(paths, frames))
+    ok = report("every node has a frame", set(paths) == set(frames), missing_frames(paths, frames))
     module = largest_module(workspace, paths)
     found = main_class((workspace.root / module).read_text(encoding="utf-8", errors="replace"))
     if found is not None:
         ok &= report("the local frame names the main class", found[0] in frames.get(module, ""),
                      f"{module}: {found[0]}")  # fmt: skip
-    unnamed = []
-    for directory, expected in children_by_directory(paths).items():
-        text = frames.get(directory, "")
-        absent = [c for c in expected if c.rsplit("/", 1)[-1] not in text]
-        if absent:
-            unnamed.append((directory, len(absent), absent[0]))
+    unnamed = unnamed_children(paths, frames)
     detail = f"{len(unnamed)} directories do not: {unnamed[:3]}"
     return ok & report("every local directory frame names every child", not unnamed, detail)
 

@@ -21,7 +21,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from merkle.providers.local.prose import ADORNMENT, LICENCE, is_markup
+from merkle.providers.local.prose import (
+    ADORNMENT,
+    LICENCE,
+    SENTENCE_END,
+    first_sentence,
+    is_markup,
+)
 
 MAX_LINE_CHARS = 200
 
@@ -48,9 +54,6 @@ _FACTS = re.compile(
     r"Defines (?:classes|functions) |Holds (?:\d|nothing)|Includes `|Children\b|also: |"
     r"An empty directory)"
 )
-# A sentence ends at `.`, `!` or `?` before a capital, unless it ends an
-# abbreviation that usually runs on (`e.g. TOML`).
-_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bvs)[.!?](?=\s+[A-Z`\"'(\[])")
 # An item that describes a part of the node (`- `load()` — Reads it.`), not the node.
 _MEMBER = re.compile(r"^`[^`]+`(?:\([^)]*\))?\s*(?::|—|-|\u2013)\s")
 # Sections where a frame states its purpose, and those where a local outline
@@ -119,12 +122,6 @@ def shorten(text: str, width: int) -> str:
     if cut.count("`") % 2:
         cut = cut[: cut.rfind("`")]
     return cut.rstrip(" ,;:(") + "…"
-
-
-def first_sentence(text: str) -> str:
-    """`text` up to the end of its first sentence."""
-    end = _SENTENCE_END.search(text)
-    return text[: end.end()] if end else text
 
 
 def _lead(paragraph: str) -> str:
@@ -217,7 +214,7 @@ def _quoted_prose(body: str) -> str | None:
         len(words) >= 3
         and text[:1].isupper()
         and not words[0].endswith(":")
-        and _SENTENCE_END.search(text + " A") is not None
+        and SENTENCE_END.search(text + " A") is not None
     )
     return text if prose and _is_purpose(text) else None
 

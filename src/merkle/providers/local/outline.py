@@ -10,10 +10,13 @@ summary quotes exactly that line for each child.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_ITEMS = 40
-"""Top-level items listed per section before "and N more"."""
+"""Top-level items listed in full per section; the rest are named in one line."""
+MAX_NAMED = 400
+"""Items named in that line before "and N more"."""
 
 MAX_ITEM_CHARS = 220
 MAX_SUMMARY_CHARS = 400
@@ -100,7 +103,8 @@ def render_outline(path: str, outline: Outline) -> str:
 
 def _section_lines(items: tuple[str, ...]) -> list[str]:
     lines: list[str] = []
-    shown = hidden = 0
+    hidden: list[str] = []
+    shown = 0
     skipping = False
     for item in items:
         depth = len(item) - len(item.lstrip(" "))
@@ -109,12 +113,33 @@ def _section_lines(items: tuple[str, ...]) -> list[str]:
             # follow them in or out, so a cut never orphans a sub-item.
             skipping = shown >= MAX_ITEMS
             shown += not skipping
-            hidden += skipping
+            if skipping:
+                hidden.extend(_item_names(item))
         if not skipping:
             lines.append(" " * depth + "- " + _balanced(clip(item, MAX_ITEM_CHARS)))
     if hidden:
-        lines.append(f"- and {hidden} more")
+        # Past the cap every item is still named, so none is lost to a reader.
+        lines.append(f"- also: {join_names(hidden, limit=MAX_NAMED)}")
     return lines
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+_LABEL = re.compile(r"^[\w ]+: `")
+
+
+def _item_names(item: str) -> list[str]:
+    """The names an item is about: every name of a labelled list (`private: `a`,
+    `b``), else its first code span that is not a decorator, up to its arguments
+    or value."""
+    head = item.split(" — ", 1)[0]
+    spans = [span for span in _CODE_SPAN.findall(head) if not span.startswith("@")]
+    if not spans:
+        return [head.strip()]
+    if _LABEL.match(head):
+        return spans
+    return [re.split(r"[\s(:=<\[]", spans[0], maxsplit=1)[0] or spans[0]]
 
 
 def _balanced(text: str) -> str:

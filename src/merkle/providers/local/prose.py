@@ -2,10 +2,10 @@
 
 A summary is read before anything else, and a directory's summary quotes it,
 so it must be a sentence a reader can use. It is never a title with its
-underline (`pygments.lexers.python` over `~~~~~~`), a field list
-(`:copyright: ...`), a licence or copyright notice, a badge or link bar, a
-tool directive (`-*- coding: utf-8 -*-`, `eslint-disable`) or a line of
-markup. `summary_paragraph` skips all of those and returns the first
+underline (`pygments.lexers.python` over `~~~~~~`) or without one (a bare
+dotted name), a field list (`:copyright: ...`), a licence or copyright
+notice, a badge or link bar, a tool directive (`-*- coding: utf-8 -*-`,
+`eslint-disable`) or a line of markup. `summary_paragraph` skips all of those and returns the first
 paragraph of prose.
 """
 
@@ -18,6 +18,9 @@ from collections.abc import Iterable
 # overline, or a transition between sections.
 ADORNMENT = re.compile(r"""^([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])\1{2,}\s*$""")
 _FIELD = re.compile(r"^:[\w .-]+:(\s|$)")
+# A module's dotted name alone (`distutils.archive_util`) opens many docstrings
+# as a title without an underline.
+_BARE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}(\s|$)")
 # Lines of markup rather than prose: badges and images, raw HTML, table rows,
 # link definitions, reStructuredText directives and comments, doctests.
@@ -41,6 +44,17 @@ DIRECTIVE = re.compile(
     re.IGNORECASE,
 )
 """A comment line that tells a tool something rather than a reader."""
+
+
+# A sentence ends at `.`, `!` or `?` before a capital, unless it ends an
+# abbreviation that usually runs on (`e.g. TOML`).
+SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bvs)[.!?](?=\s+[A-Z`\"'(\[])")
+
+
+def first_sentence(text: str) -> str:
+    """`text` up to the end of its first sentence."""
+    end = SENTENCE_END.search(text)
+    return text[: end.end()] if end else text
 
 
 def paragraphs(text: str) -> list[str]:
@@ -79,7 +93,7 @@ def _prose_of(paragraph: str) -> str | None:
     # goes on in prose.
     while lines and (_MARKUP.match(lines[0]) or DIRECTIVE.match(lines[0])):
         lines = lines[1:]
-    if not lines or _is_not_prose(lines[0]):
+    if not lines or _is_not_prose(lines[0]) or (len(lines) == 1 and _BARE_NAME.match(lines[0])):
         return None
     text = " ".join(lines)
     return text if any(character.isalpha() for character in text) else None

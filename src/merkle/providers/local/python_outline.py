@@ -24,7 +24,7 @@ from merkle.providers.local.outline import (
     join_names,
     plural,
 )
-from merkle.providers.local.prose import docstring_summary
+from merkle.providers.local.prose import docstring_summary, first_sentence
 
 _MAX_METHODS = 20
 _MAX_FIELDS = 12
@@ -66,7 +66,8 @@ def outline_python(path: str, text: str, *, truncated: bool = False) -> Outline:
         Section(title="Exports", items=_exports(module.tree)),
     )
     return Outline(
-        summary=_docstring_summary(module.tree) or _defines(classes, functions),
+        summary=_docstring_summary(module.tree)
+        or _defines(classes, functions, [name for name, _ in _constant_nodes(module.tree)]),
         facts=_facts(module, classes=classes, functions=functions, constants=constants),
         sections=sections,
     )
@@ -119,14 +120,26 @@ def _docstring_summary(tree: ast.Module) -> str | None:
     return docstring_summary(docstring) if docstring else None
 
 
-def _defines(classes: list[ast.ClassDef], functions: list[_FunctionNode]) -> str | None:
-    parts = []
-    if classes:
-        parts.append("classes " + join_names([node.name for node in classes], limit=4))
+def _defines(
+    classes: list[ast.ClassDef], functions: list[_FunctionNode], constants: list[str]
+) -> str | None:
+    """A sentence naming what a module without a docstring defines: its largest
+    classes first, then its public functions; failing those, its private
+    functions or its constants."""
+    largest = sorted(classes, key=_size, reverse=True)
+    parts = [f"classes {join_names([node.name for node in largest], limit=4)}"] if classes else []
     public = [node.name for node in functions if not node.name.startswith("_")]
     if public:
-        parts.append("functions " + join_names(public, limit=4))
+        parts.append(f"functions {join_names(public, limit=4)}")
+    elif functions and not classes:
+        parts.append(f"private functions {join_names([n.name for n in functions], limit=4)}")
+    if constants and not parts:
+        parts.append(f"constants {join_names(constants, limit=4)}")
     return f"Defines {' and '.join(parts)}." if parts else None
+
+
+def _size(node: ast.AST) -> int:
+    return (getattr(node, "end_lineno", None) or 0) - (getattr(node, "lineno", None) or 0)
 
 
 def _facts(
@@ -323,29 +336,37 @@ def _decorated(node: ast.ClassDef | _FunctionNode) -> str:
 
 
 def _doc_suffix(node: ast.ClassDef | _FunctionNode) -> str:
-    lines = (ast.get_docstring(node) or "").strip().splitlines()
-    # A docstring of only white space has no first line to show.
-    return " — " + clip(lines[0], _MAX_DOC_CHARS) if lines else ""
+    # The first sentence, not the first line: a line break is no full stop.
+    summary = docstring_summary(ast.get_docstring(node) or "")
+    return " — " + clip(first_sentence(summary), _MAX_DOC_CHARS) if summary else ""
 
 
 def _constants(tree: ast.Module) -> list[str]:
     public: list[str] = []
     private: list[str] = []
+    for name, node in _constant_nodes(tree):
+        if name.startswith("_"):
+            private.append(name)
+            continue
+        annotation = f": {ast.unparse(node.annotation)}" if isinstance(node, ast.AnnAssign) else ""
+        value = clip(ast.unparse(node.value), _MAX_VALUE_CHARS) if node.value else "..."
+        public.append(code(f"{name}{annotation} = {value}"))
+    return public + (["private: " + join_names(private)] if private else [])
+
+
+def _constant_nodes(tree: ast.Module) -> list[tuple[str, ast.Assign | ast.AnnAssign]]:
+    """The module's UPPER_CASE assignments, by name."""
+    found: list[tuple[str, ast.Assign | ast.AnnAssign]] = []
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, annotation = node.targets[0], ""
+            target: ast.expr = node.targets[0]
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, annotation = node.target, f": {ast.unparse(node.annotation)}"
+            target = node.target
         else:
             continue
-        if not (isinstance(target, ast.Name) and _is_constant_name(target.id)):
-            continue
-        if target.id.startswith("_"):
-            private.append(target.id)
-        else:
-            value = clip(ast.unparse(node.value), _MAX_VALUE_CHARS) if node.value else "..."
-            public.append(code(f"{target.id}{annotation} = {value}"))
-    return public + (["private: " + join_names(private)] if private else [])
+        if isinstance(target, ast.Name) and _is_constant_name(target.id):
+            found.append((target.id, node))
+    return found
 
 
 def _is_constant_name(name: str) -> bool:

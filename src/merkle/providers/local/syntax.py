@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from merkle.providers.local.outline import clip
-from merkle.providers.local.prose import docstring_summary
+from merkle.providers.local.prose import docstring_summary, first_sentence
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -249,9 +249,3 @@ def doc_of(comments: list[Node]) -> str | None:
     if summary is None:
         return None
     return clip(first_sentence(summary), _MAX_DOC_CHARS)
-
-
-def first_sentence(text: str) -> str:
-    """`text` up to the end of its first sentence."""
-    found = re.search(r"(?<!\be\.g)(?<!\bi\.e)[.!?](?=\s+[A-Z`\"'(\[])", text)
-    return text[: found.end()] if found else text

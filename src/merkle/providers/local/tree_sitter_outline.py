@@ -44,13 +44,12 @@ from merkle.providers.local.formats import Format
 from merkle.providers.local.grammar import Grammar, Scope
 from merkle.providers.local.languages import grammar_for
 from merkle.providers.local.outline import Outline, Section, code, count_lines, plural
-from merkle.providers.local.prose import docstring_summary
+from merkle.providers.local.prose import docstring_summary, first_sentence
 from merkle.providers.local.syntax import (
     body_of,
     clean_signature,
     comment_text,
     doc_of,
-    first_sentence,
     is_comment,
     leading_comments,
     name_of,

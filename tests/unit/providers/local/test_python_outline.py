@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.unit.providers.local.support import summarise_file
 
 SAMPLE = '''"""Sample module for the outline.
@@ -142,6 +144,47 @@ def test_a_module_without_docstring_is_summarised_by_what_it_defines() -> None:
     assert lines[2] == "Defines classes `A` and functions `b`."
 
 
+def test_the_largest_class_is_named_first() -> None:
+    # As rich/console.py: small helpers come before the class the module is for.
+    body = "".join(f"    def m{index}(self):\n        pass\n" for index in range(30))
+    text = f"class NoChange:\n    pass\n\n\nclass Console:\n{body}\n\nclass Group:\n    x = 1\n"
+    lines = summarise_file("x/console.py", text).splitlines()
+    assert lines[2] == "Defines classes `Console`, `NoChange`, `Group`."
+
+
+@pytest.mark.parametrize(
+    ("text", "summary"),
+    [
+        ("def _a():\n    pass\n\n\ndef _b():\n    pass\n", "Defines private functions `_a`, `_b`."),
+        ("import re\n\nNAMES = {}\n_SEEN: set = set()\n", "Defines constants `NAMES`, `_SEEN`."),
+    ],
+)
+def test_a_module_of_private_functions_or_constants_still_says_what_it_defines(
+    text: str, summary: str
+) -> None:
+    assert summarise_file("x/mod.py", text).splitlines()[2] == summary
+
+
+def test_a_docstring_that_opens_with_the_module_name_is_summarised_by_what_follows() -> None:
+    # As distutils: the dotted name stands where a title would.
+    text = '"""distutils.archive_util\n\nUtility functions for creating archive files."""\n'
+    lines = summarise_file("distutils/archive_util.py", text).splitlines()
+    assert lines[2] == "Utility functions for creating archive files."
+
+
+def test_a_member_docstring_gives_its_first_sentence_not_its_first_line() -> None:
+    text = (
+        "def decode(s):\n"
+        '    """Return the Python representation of ``s`` (a ``str`` instance\n'
+        '    containing a JSON document). More detail here.\n    """\n'
+    )
+    summary = summarise_file("json/decoder.py", text)
+    assert (
+        "- `decode(s)` — Return the Python representation of ``s`` (a ``str`` instance"
+        " containing a JSON document)."
+    ) in summary
+
+
 def test_a_test_module_and_a_package_initialiser_are_named_as_such() -> None:
     assert "Python test module, 2 lines: 1 function." in summarise_file(
         "tests/test_x.py", "def test_x():\n    pass\n"
@@ -156,12 +199,22 @@ def test_exports_list_dunder_all() -> None:
     assert "- `__all__`: `a`, `b`" in summary
 
 
-def test_long_lists_are_capped_with_a_count_of_the_rest() -> None:
+def test_past_the_cap_the_rest_are_named_in_one_line() -> None:
     text = "\n".join(f"def f{index}(x: int) -> int:\n    return x\n" for index in range(55))
+    text += "\n@cache\ndef g(y):\n    pass\n\nLIMIT = 3\n"
     summary = summarise_file("pkg/many.py", text)
     assert "- `f39(x: int) -> int`" in summary
     assert "`f40(" not in summary
-    assert "- and 15 more" in summary
+    rest = ", ".join(f"`f{index}`" for index in range(40, 55))
+    assert f"- also: {rest}, `g`\n" in summary
+    assert "`LIMIT = 3`" in summary
+
+
+def test_past_the_cap_a_labelled_list_keeps_every_name() -> None:
+    text = "\n".join(f"def f{index}():\n    pass\n" for index in range(40))
+    text += "\n" + "\n".join(f"def _p{index}():\n    pass\n" for index in range(3))
+    summary = summarise_file("pkg/many.py", text)
+    assert "`_p0`, `_p1`, `_p2`" in summary
 
 
 def test_invalid_escape_sequences_do_not_leak_warnings() -> None:
