@@ -12,7 +12,7 @@ savepoint, so an error rolls back only what that inner block wrote.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -88,11 +88,22 @@ class NodeRepository(Protocol):
         finished_at_ns: int,
         root_node_id: str,
         counts: ScanCounts,
+        imports: Mapping[str, Sequence[str]] | None = None,
     ) -> ScanRecord:
-        """Store a scan at once: new records, the tree's changes and the scan row.
+        """Store a scan at once: new records, the tree's changes, the imports read
+        from new content (by content hash) and the scan row.
 
         Records already stored are left as they are (they are content-addressed).
         """
+        ...
+
+    def import_hashes(self) -> set[str]:
+        """The content hashes whose imports are stored."""
+        ...
+
+    def tree_imports(self) -> dict[str, tuple[str, ...]]:
+        """What each file of the current tree imports, as its text spells it, by path
+        (files whose imports were never read are absent)."""
         ...
 
 

@@ -1,1 +1,1 @@
-"""The workspace's Merkle tree: canonical paths, hashing, the walker and the builder."""
+"""The workspace's Merkle tree: canonical paths, hashing, the walker, the builder and the import map."""

@@ -58,7 +58,19 @@ def hash_file(
     buffer: bytearray | None = None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> str:
-    """The content hash of the file at `path`, read in fixed-size chunks.
+    """The content hash of the file at `path` (see `hash_file_head`)."""
+    return hash_file_head(path, buffer=buffer, on_bytes=on_bytes)[0]
+
+
+def hash_file_head(
+    path: str | os.PathLike[str],
+    *,
+    head_bytes: int = 0,
+    buffer: bytearray | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> tuple[str, bytes]:
+    """The content hash of the file at `path`, read in fixed-size chunks, and its
+    first `head_bytes` bytes (read once, for what a scan learns from the text).
 
     Memory stays bounded by one chunk whatever the file's size. The final
     component is opened without following a symbolic link (`O_NOFOLLOW`), so a
@@ -68,6 +80,7 @@ def hash_file(
     chunk = buffer if buffer is not None else bytearray(CHUNK_BYTES)
     view = memoryview(chunk)
     hasher = blake3()
+    head = bytearray()
     # O_NONBLOCK: a file swapped for a FIFO after the walk must not block the scan.
     fd = os.open(path, _OPEN_FLAGS | os.O_NONBLOCK)
     try:
@@ -78,11 +91,13 @@ def hash_file(
             if count == 0:
                 break
             hasher.update(view[:count])
+            if len(head) < head_bytes:
+                head += view[: min(count, head_bytes - len(head))]
             if on_bytes is not None:
                 on_bytes(count)
     finally:
         os.close(fd)
-    return hasher.hexdigest()
+    return hasher.hexdigest(), bytes(head)
 
 
 def frame_id_of(

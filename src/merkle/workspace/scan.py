@@ -9,10 +9,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from merkle.metadata.redaction import redact
 from merkle.store import NodeType, ScanCounts, ScanRecord, StorageBackend, TreeEntry
 from merkle.telemetry import EventSink
 from merkle.tree.builder import FileHash, build_tree
-from merkle.tree.hashing import CHUNK_BYTES, hash_file
+from merkle.tree.hashing import CHUNK_BYTES, hash_file_head
+from merkle.tree.imports import EXTENSIONS, HEAD_BYTES, extension_of, references
 from merkle.tree.walker import (
     RACY_MARGIN_NS,
     CachedListing,
@@ -128,21 +130,37 @@ def listings(tree: Mapping[str, TreeEntry]) -> dict[str, CachedListing]:
     }
 
 
+@dataclass(slots=True)
+class _Hashed:
+    """What reading the changed files gave: their hashes, the imports of new
+    content by content hash, how many were read, and what could not be."""
+
+    hashes: dict[str, FileHash]
+    imports: dict[str, tuple[str, ...]]
+    count: int
+    warnings: list[WalkWarning]
+
+
 def _hash_changed(
     root: WalkedDirectory,
     cached: Mapping[str, TreeEntry],
     *,
+    known_imports: set[str],
     now_ns: int,
     progress: ScanProgress | None,
-) -> tuple[dict[str, FileHash], int, list[WalkWarning]]:
-    """Content hashes of every file: reused from the cache, or read. Returns the hashes,
-    the number read, and warnings for files that could not be read."""
+) -> _Hashed:
+    """Content hashes of every file, reused from the cache or read, and the imports of
+    every file whose content's imports are not stored yet."""
     hashes: dict[str, FileHash] = {}
+    imports: dict[str, tuple[str, ...]] = {}
     pending: list[WalkedFile] = []
     for file in iter_files(root):
         entry = cached.get(file.path)
         if entry is not None and entry.content_hash is not None and is_stat_clean(file, entry):
             hashes[file.path] = FileHash(entry.content_hash, entry.checked_at_ns)
+            # Content scanned before imports were read is read for them once.
+            if _has_imports(file.path) and entry.content_hash not in known_imports:
+                _read_imports(file, entry.content_hash, imports)
         else:
             pending.append(file)
     if progress is not None:
@@ -151,13 +169,42 @@ def _hash_changed(
     buffer = bytearray(CHUNK_BYTES)
     warnings: list[WalkWarning] = []
     for file in pending:
+        head_bytes = HEAD_BYTES if _has_imports(file.path) else 0
         try:
-            content_hash = hash_file(file.abs_path, buffer=buffer, on_bytes=on_bytes)
+            content_hash, head = hash_file_head(
+                file.abs_path, head_bytes=head_bytes, buffer=buffer, on_bytes=on_bytes
+            )
         except OSError as error:
             warnings.append(WalkWarning(file.path, f"cannot read ({error.strerror}); skipped"))
             continue
         hashes[file.path] = FileHash(content_hash, now_ns)
-    return hashes, len(pending) - len(warnings), warnings
+        if head_bytes and content_hash not in known_imports:
+            imports[content_hash] = _imports_of(file.path, head)
+    return _Hashed(hashes, imports, len(pending) - len(warnings), warnings)
+
+
+def _has_imports(path: str) -> bool:
+    return extension_of(path) in EXTENSIONS
+
+
+def _read_imports(file: WalkedFile, content_hash: str, imports: dict[str, tuple[str, ...]]) -> None:
+    try:
+        found, head = hash_file_head(file.abs_path, head_bytes=HEAD_BYTES)
+    except OSError:
+        return  # read again by the next scan; the import map lacks it until then
+    if found == content_hash:
+        imports[content_hash] = _imports_of(file.path, head)
+
+
+def _imports_of(path: str, head: bytes) -> tuple[str, ...]:
+    """The imports the text `head` spells, none of them holding a secret (they are
+    stored, and become paths in prompts)."""
+    if b"\x00" in head[:8192]:
+        return ()
+    found = references(path, head.decode("utf-8", "replace"))
+    if not found or extension_of(path) in (".py", ".pyi", ".pyw"):
+        return found  # Python's are identifiers, which hold no secret value
+    return tuple(ref for ref in found if not redact(ref, path=path)[1])
 
 
 def scan_workspace(
@@ -188,11 +235,16 @@ def scan_workspace(
         now_ns=started_at_ns,
         on_progress=progress.walked if progress is not None else None,
     )
-    hashes, hashed, read_warnings = _hash_changed(
-        walked.root, cached, now_ns=started_at_ns, progress=progress
+    read = _hash_changed(
+        walked.root,
+        cached,
+        known_imports=nodes.import_hashes(),
+        now_ns=started_at_ns,
+        progress=progress,
     )
-    built = build_tree(walked.root, hashes, cached=cached)
-    warnings = (*walked.warnings, *read_warnings)
+    hashed = read.count
+    built = build_tree(walked.root, read.hashes, cached=cached)
+    warnings = (*walked.warnings, *read.warnings)
     counts = ScanCounts(
         files=built.files,
         directories=walked.directory_count,
@@ -210,6 +262,7 @@ def scan_workspace(
         finished_at_ns=clock_ns(),
         root_node_id=built.root_id,
         counts=counts,
+        imports=read.imports,
     )
     changed = previous is None or previous.root_node_id != built.root_id
     if sink is not None:

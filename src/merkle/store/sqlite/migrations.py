@@ -288,4 +288,21 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        version=7,
+        name="file imports",
+        statements=(
+            # What each file's text imports, as it spells it (`merkle.tree.imports`):
+            # keyed by content, so an unchanged file is read once.
+            """
+            CREATE TABLE file_imports (
+                content_hash TEXT PRIMARY KEY,
+                refs TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import astuple
 from typing import Any
 
@@ -162,6 +163,7 @@ class SqliteNodes:
         finished_at_ns: int,
         root_node_id: str,
         counts: ScanCounts,
+        imports: Mapping[str, Sequence[str]] | None = None,
     ) -> ScanRecord:
         """Store a scan in one transaction: new records, the tree's changes and the scan row.
 
@@ -170,6 +172,11 @@ class SqliteNodes:
         with self._db.transaction():
             for record in records:
                 self._insert_record(record)
+            self._db.executemany(
+                "INSERT INTO file_imports (content_hash, refs) VALUES (?, ?)"
+                " ON CONFLICT (content_hash) DO NOTHING",
+                ((digest, json.dumps(list(refs))) for digest, refs in (imports or {}).items()),
+            )
             self._db.executemany("DELETE FROM tree_entries WHERE path = ?", ((p,) for p in removed))
             self._db.executemany(
                 _TREE_UPSERT,
@@ -188,6 +195,18 @@ class SqliteNodes:
             root_node_id=root_node_id,
             counts=counts,
         )
+
+    def import_hashes(self) -> set[str]:
+        """The content hashes whose imports are stored."""
+        return {str(row[0]) for row in self._db.rows("SELECT content_hash FROM file_imports")}
+
+    def tree_imports(self) -> dict[str, tuple[str, ...]]:
+        """What each file of the current tree imports, as its text spells it, by path."""
+        rows = self._db.rows(
+            "SELECT t.path, i.refs FROM tree_entries t"
+            " JOIN file_imports i ON i.content_hash = t.content_hash"
+        )
+        return {str(path): tuple(json.loads(refs)) for path, refs in rows}
 
     def _insert_record(self, record: NodeRecord) -> None:
         cursor = self._db.execute(

@@ -149,9 +149,11 @@ def test_a_package_docstring_states_the_purpose_when_there_is_no_readme() -> Non
     summary = summarise_directory("src/merkle/tree", children)
 
     assert _purpose(summary) == (
-        "The workspace's Merkle tree: canonical paths, hashing, the walker and the builder."
+        "The workspace's Merkle tree: canonical paths, hashing, the walker, the builder and"
+        " the import map."
     )
-    assert summary.splitlines()[4] == "Holds 7 files; mainly Python (7)."
+    files = len(children)
+    assert summary.splitlines()[4] == f"Holds {files} files; mainly Python ({files})."
     assert "- `hashing.py`: BLAKE3 content hashes and NodeIDs." in summary
 
 
@@ -198,8 +200,8 @@ def test_without_a_shared_opening_the_subdirectories_purposes_are_quoted() -> No
     summary = summarise_directory("src/merkle", children)
 
     assert _purpose(summary) == (
-        "Includes `tree/` (The workspace's Merkle tree: canonical paths, hashing, the walker"
-        " and the builder)."
+        "Includes `tree/` (The workspace's Merkle tree: canonical paths, hashing, the walker,"
+        " the builder and the import map)."
     )
 
 
@@ -286,8 +288,8 @@ def test_a_nested_directory_gives_its_purpose_to_its_parent() -> None:
         " their registry."
     ) in summary
     assert (
-        "- `tree/`: The workspace's Merkle tree: canonical paths, hashing, the walker and"
-        " the builder."
+        "- `tree/`: The workspace's Merkle tree: canonical paths, hashing, the walker, the"
+        " builder and the import map."
     ) in summary
 
 
