@@ -1,1 +1,2 @@
-"""The workspace's Merkle tree: canonical paths, hashing, the walker, the builder and the import map."""
+"""The workspace's Merkle tree: canonical paths, hashing, the walker, the builder
+and the import map."""

@@ -106,6 +106,42 @@ def test_a_module_of_hundreds_of_methods_keeps_every_signature() -> None:
     assert "function docstrings and bodies" in result
 
 
+def test_a_table_on_one_line_is_cut_as_a_value_and_the_module_still_parses() -> None:
+    # As pygments/lexers/_cocoa_builtins.py: 72 KB of names on one line.
+    names = ", ".join(f"'Name{n}'" for n in range(8_000))
+    text = (
+        '"""Names used across the frameworks."""\n\nimport re\n\n'
+        f"INTERFACES = {{{names}}}\nPROTOCOLS = {{'A', 'B'}}\n\n\n"
+        "def parse(text):\n    return re.findall('x', text)\n"
+    )
+
+    result = cut(text, 2_000)
+
+    code = result.rsplit("\n", 1)[0]
+    ast.parse(code)
+    assert "INTERFACES = ...  # [cut: a value of " in code
+    assert "PROTOCOLS = {'A', 'B'}" in code and "def parse(text):" in code
+    assert '"""Names used across the frameworks."""' in code
+
+
+def test_a_class_table_is_cut_so_every_class_of_a_lexer_module_is_kept() -> None:
+    # As pygments/lexers/jvm.py: each class holds a `tokens` table of many lines.
+    rows = "".join(f"            (r'pattern{n}', Token.Name),\n" for n in range(120))
+    classes = "".join(
+        f"class Lexer{k}(RegexLexer):\n    name = 'L{k}'\n    aliases = ['l{k}']\n\n"
+        f"    tokens = {{\n        'root': [\n{rows}        ],\n    }}\n\n\n"
+        for k in range(17)
+    )
+
+    result = cut('"""Lexers."""\n\n\n' + classes, 6_000)
+
+    code = result.rsplit("\n", 1)[0]
+    ast.parse(code)
+    for k in range(17):
+        assert f"class Lexer{k}(RegexLexer):\n    name = 'L{k}'\n    aliases = ['l{k}']" in code
+    assert "    tokens = ...  # [cut: a value of 124 lines]" in code
+
+
 def test_text_that_is_not_python_keeps_its_head_and_lists_the_rest() -> None:
     text = "# Guide\n\n" + "".join(
         f"## Section {n}\n\n" + "Some prose about it. " * 40 + "\n\n" for n in range(60)

@@ -22,6 +22,7 @@ from merkle.providers.payload import TRUNCATION_MARKER
 from merkle.providers.tokens import estimate_tokens, prefix_within
 
 _BIG_VALUE_LINES = 12
+_BIG_VALUE_CHARS = 400
 _HEAD_SHARE = 0.7
 # Lines that open a definition in most languages, or a Markdown/RST heading.
 _DEFINITION = re.compile(
@@ -114,6 +115,8 @@ def _skeleton_head(skeleton: str, fit: Fit) -> tuple[str, str] | None:
     last_line = skeleton.count("\n", 0, end)  # lines wholly or partly within the head
     stops = [line for line in _boundaries(tree) if line <= last_line]
     keep = max(stops, default=1) - 1
+    if keep == 0:
+        return None  # not one statement fits: the text's head says more
     head, rest = lines[:keep], lines[keep:]
     outline = [f"# {line.rstrip()[:160]}" for line in rest if _PY_DEFINITION.match(line)]
     note = f"# [... cut from line {keep + 1:,} of the outline; the definitions there"
@@ -194,7 +197,8 @@ def _spans(tree: ast.Module, lines: list[str], *, compact: bool) -> list[_Span]:
             elif isinstance(node, ast.ClassDef):
                 spans.extend(s for s in (_doc_span(node, lines),) if s)
                 visit(node.body, in_class=True)
-            elif isinstance(node, ast.Assign | ast.AnnAssign) and not in_class:
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                # A class's tables too (a lexer's `tokens = {...}`), not only the module's.
                 span = _value_span(node, lines)
                 if span is not None:
                     spans.append(span)
@@ -249,13 +253,20 @@ def _bare_span(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -
 
 def _value_span(node: ast.Assign | ast.AnnAssign, lines: list[str]) -> _Span | None:
     value = node.value
-    if value is None or node.end_lineno is None or node.col_offset != 0:
+    if value is None or node.end_lineno is None or not _starts_line(lines, node):
         return None
-    if node.end_lineno - node.lineno < _BIG_VALUE_LINES or value.lineno != node.lineno:
+    if value.lineno != node.lineno:
+        return None
+    count = node.end_lineno - node.lineno + 1
+    if count > _BIG_VALUE_LINES:
+        what = f"{count} lines"
+    elif count == 1 and len(lines[node.lineno - 1]) > _BIG_VALUE_CHARS:
+        # A table of names on one line (`NAMES = {'a', 'b', ...}`) is as long as many.
+        what = f"{len(lines[node.lineno - 1]) - value.col_offset:,} characters"
+    else:
         return None
     head = lines[node.lineno - 1][: value.col_offset]
-    stub = f"{head}...  # [cut: a value of {node.end_lineno - node.lineno + 1} lines]"
-    return _Span(node.lineno, node.end_lineno, stub, "value")
+    return _Span(node.lineno, node.end_lineno, f"{head}...  # [cut: a value of {what}]", "value")
 
 
 def _starts_line(lines: list[str], node: ast.stmt) -> bool:

@@ -51,8 +51,9 @@ _OUTLINERS: dict[Format, _Outliner] = {
 }
 
 
-def summarise_file(block: Block) -> str:
-    """The Markdown summary of the file in `block`."""
+def summarise_file(block: Block, *, max_chars: int = 1 << 30) -> str:
+    """The Markdown summary of the file in `block`, shortened to `max_chars` as far
+    as the names of its definitions allow."""
     withheld = block.attributes.get("withheld")
     if withheld:
         return render_outline(block.path, Outline(summary=None, facts=f"Not read: {withheld}."))
@@ -68,7 +69,7 @@ def summarise_file(block: Block) -> str:
             "this outline covers the part that was sent."
         )
         outline = _with_note(outline, note)
-    return render_outline(block.path, outline)
+    return render_outline(block.path, outline, max_chars=max_chars)
 
 
 def split_truncation(body: str) -> tuple[str, str | None]:

@@ -88,8 +88,22 @@ def first_paragraph(lines: list[str]) -> str | None:
     return " ".join(paragraph) if paragraph else None
 
 
-def render_outline(path: str, outline: Outline) -> str:
-    """The Markdown summary of the file at `path`."""
+# How a summary too long for its answer is shortened, step by step: members
+# (methods, fields) go first, then top-level items are listed by name only.
+_DETAIL_LEVELS = ((MAX_ITEMS, True), (MAX_ITEMS, False), (20, False), (10, False), (0, False))
+
+
+def render_outline(path: str, outline: Outline, *, max_chars: int = 1 << 30) -> str:
+    """The Markdown summary of the file at `path`, within `max_chars` as far as the
+    names of its items fit: detail is dropped before any name is."""
+    for items, nested in _DETAIL_LEVELS:
+        text = _rendered(path, outline, max_items=items, nested=nested)
+        if len(text) <= max_chars:
+            return text
+    return text
+
+
+def _rendered(path: str, outline: Outline, *, max_items: int, nested: bool) -> str:
     parts = [f"# {code(path)}"]
     if outline.summary:
         parts.append(clip(outline.summary, MAX_SUMMARY_CHARS))
@@ -97,11 +111,12 @@ def render_outline(path: str, outline: Outline) -> str:
     parts.extend(f"Note: {note}" for note in outline.notes)
     for section in outline.sections:
         if section.items:
-            parts.append(f"## {section.title}\n\n" + "\n".join(_section_lines(section.items)))
+            lines = _section_lines(section.items, max_items=max_items, nested=nested)
+            parts.append(f"## {section.title}\n\n" + "\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
 
-def _section_lines(items: tuple[str, ...]) -> list[str]:
+def _section_lines(items: tuple[str, ...], *, max_items: int, nested: bool) -> list[str]:
     lines: list[str] = []
     hidden: list[str] = []
     shown = 0
@@ -111,15 +126,16 @@ def _section_lines(items: tuple[str, ...]) -> list[str]:
         if depth == 0:
             # Only top-level items count against the cap; their nested items
             # follow them in or out, so a cut never orphans a sub-item.
-            skipping = shown >= MAX_ITEMS
+            skipping = shown >= max_items
             shown += not skipping
             if skipping:
                 hidden.extend(_item_names(item))
-        if not skipping:
+        if not skipping and (depth == 0 or nested):
             lines.append(" " * depth + "- " + _balanced(clip(item, MAX_ITEM_CHARS)))
     if hidden:
         # Past the cap every item is still named, so none is lost to a reader.
-        lines.append(f"- also: {join_names(hidden, limit=MAX_NAMED)}")
+        label = "also: " if lines else ""
+        lines.append(f"- {label}{join_names(hidden, limit=MAX_NAMED)}")
     return lines
 
 

@@ -104,7 +104,8 @@ def summarise(prompt: str, *, max_chars: int = NO_LIMIT) -> str:
         )
     if kinds == {"child"}:
         return summarise_directory(blocks, max_chars=max_chars)
-    return "\n".join(summarise_file(block) for block in blocks)
+    files = [block for block in blocks if block.kind == "file"]
+    return "\n".join(summarise_file(block, max_chars=max_chars // len(files)) for block in files)
 
 
 def estimate_tokens(text: str) -> int:
