@@ -20,13 +20,15 @@ unclear, say so briefly.
 - Write Markdown. No preamble, no closing remarks."""
 
 DOCS_WRITER_FILE = """\
-Write the context note for the file `{path}` ({file_size} bytes), given below.
+Write the context note for the file `{path}` ({file_size} bytes), given below \
+after a note on where it sits: its directory, the other entries there, and the \
+workspace files it imports and that import it.
 
 Start with one sentence that says what the file is for. Then cover, as far as \
 they apply: its main responsibilities; its public interface (each important \
 class, function or command with a one-line description); what it depends on \
-and what depends on it, if visible; important constraints, edge cases and \
-error handling. Keep it under 300 words."""
+and what depends on it, as the note and the text show; important constraints, \
+edge cases and error handling. Keep it under 300 words."""
 
 DOCS_WRITER_DIRECTORY = """\
 Write the context note for the directory `{path}`, from the notes about its \

@@ -4,7 +4,8 @@ A user message starts with the agent's instructions, then content blocks
 (a server that cuts a long prompt cuts content, not the task). A file node
 sends its text in one `<file>` block; a directory sends each child's frame
 in a `<child>` block, in path order, and an empty directory sends one
-`<directory>` block that says so. Inside a block, a closing
+`<directory>` block that says so. A file's block may follow a `<surroundings>`
+block: its directory, its siblings, what it imports and what imports it. Inside a block, a closing
 tag of the block's own kind is escaped (`<\\/file>`), so a block always ends
 at its first closing tag and parsing is unambiguous. The local provider reads
 the blocks back; every other provider just sends them.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from html import escape, unescape
 
 _BLOCK = re.compile(
-    r'<(?P<kind>file|child|directory) path="(?P<path>[^"]*)"(?P<attrs>[^>]*)>\n'
+    r'<(?P<kind>file|child|directory|surroundings) path="(?P<path>[^"]*)"(?P<attrs>[^>]*)>\n'
     r"(?P<body>.*?)\n</(?P=kind)>",
     re.DOTALL,
 )
@@ -58,6 +59,11 @@ def child_block(path: str, text: str, **attributes: str) -> str:
 def directory_block(path: str, text: str, **attributes: str) -> str:
     """A note about a directory itself, such as that it is empty."""
     return _block("directory", path, text, attributes)
+
+
+def surroundings_block(path: str, text: str) -> str:
+    """Where the file at `path` sits in the workspace."""
+    return _block("surroundings", path, text, {})
 
 
 def parse_blocks(message: str) -> list[Block]:

@@ -99,6 +99,10 @@ class ImportGraph:
     def imported_by(self, path: str) -> tuple[str, ...]:
         return self._importers.get(path, ())
 
+    def covers(self, path: str) -> bool:
+        """Whether the imports of the file at `path` were read."""
+        return path in self._imports
+
     def _resolve(self, path: str, ref: str) -> str | None:
         extension = extension_of(path)
         if extension in _PYTHON:

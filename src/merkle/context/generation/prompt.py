@@ -35,11 +35,12 @@ from merkle.context.generation.parts import (
     groups,
     span_of,
 )
+from merkle.context.generation.surroundings import Surroundings
 from merkle.context.queue import FrameRequest
 from merkle.errors import GenerationError, GenerationFailure
 from merkle.metadata.redaction import redact
 from merkle.providers.base import Message, Role
-from merkle.providers.payload import directory_block, file_block
+from merkle.providers.payload import directory_block, file_block, surroundings_block
 from merkle.providers.tokens import estimate_tokens
 from merkle.store import FrameKey, FrameRepository, NodeRecord, NodeRepository, NodeType
 from merkle.tree.builtin_ignore import is_builtin_ignored
@@ -51,6 +52,7 @@ _SNIFF_BYTES = 8192
 # The cut outlines the whole file, so more of it is read than is sent (up to this).
 _READ_BYTES = 8 << 20
 _REDACTION_MARGIN_BYTES = 4096
+_SURROUNDINGS_SHARE = 10  # at most a tenth of a file prompt's room
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -162,6 +164,7 @@ class PromptBuilder:
         self._budget = file_budget_bytes
         self._allow_hardlinks = allow_hardlinks
         self._local_only = [p for p in map(parse_pattern, local_only) if p is not None]
+        self._surroundings = Surroundings(nodes)
 
     def build(
         self,
@@ -257,11 +260,23 @@ class PromptBuilder:
         # Redact before cutting: a secret the cut split would no longer be recognised.
         text, found = redact(text, path=record.path)
         redactions += found
-        block_tokens = estimate_tokens(file_block(shown_path, ""))
+        around = [self._surroundings_block(record.path, shown_path, redactions, room)]
+        around = [block for block in around if block]
+        block_tokens = sum(estimate_tokens(b) + 1 for b in around)
+        block_tokens += estimate_tokens(file_block(shown_path, ""))
         fit = Fit(tokens=room - block_tokens, max_bytes=self._budget)
         complete = len(head) == total
         text = cut_to_fit(text, path=record.path, fit=fit, total_bytes=total, complete=complete)
-        return [file_block(shown_path, text)], True
+        return [*around, file_block(shown_path, text)], True
+
+    def _surroundings_block(
+        self, path: str, shown_path: str, redactions: list[str], room: int
+    ) -> str:
+        """The file's surroundings, or nothing when they would take more than a tenth
+        of the room its text has."""
+        text = _redacted(self._surroundings.of(path), redactions)
+        block = surroundings_block(shown_path, text)
+        return block if estimate_tokens(block) * _SURROUNDINGS_SHARE <= room else ""
 
     def _read_verified(self, record: NodeRecord) -> tuple[bytes, int, int]:
         """The first `budget` bytes of the file, its size and its number of hard links,

@@ -19,6 +19,8 @@ MAX_NAMED = 400
 """Items named in that line before "and N more"."""
 
 MAX_ITEM_CHARS = 220
+MAX_LIST_CHARS = 8000
+"""A list of names (`private: `a`, `b``) is cut this long rather than as an item."""
 MAX_SUMMARY_CHARS = 400
 
 
@@ -131,7 +133,8 @@ def _section_lines(items: tuple[str, ...], *, max_items: int, nested: bool) -> l
             if skipping:
                 hidden.extend(_item_names(item))
         if not skipping and (depth == 0 or nested):
-            lines.append(" " * depth + "- " + _balanced(clip(item, MAX_ITEM_CHARS)))
+            limit = MAX_LIST_CHARS if _LABEL.match(item.lstrip(" ")) else MAX_ITEM_CHARS
+            lines.append(" " * depth + "- " + _balanced(clip(item, limit)))
     if hidden:
         # Past the cap every item is still named, so none is lost to a reader.
         label = "also: " if lines else ""
@@ -142,7 +145,7 @@ def _section_lines(items: tuple[str, ...], *, max_items: int, nested: bool) -> l
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 
 
-_LABEL = re.compile(r"^[\w ]+: `")
+_LABEL = re.compile(r"^(?:[\w ]+|`\w+`): `")
 
 
 def _item_names(item: str) -> list[str]:

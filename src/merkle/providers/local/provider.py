@@ -85,7 +85,8 @@ class LocalProvider:
 def summarise(prompt: str, *, max_chars: int = NO_LIMIT) -> str:
     """The summary of the node whose content blocks open `prompt`; a directory's names
     every child within `max_chars`."""
-    blocks = parse_blocks(prompt)
+    # Where a file sits is for a model to weigh; the outline is of the file alone.
+    blocks = [block for block in parse_blocks(prompt) if block.kind != "surroundings"]
     kinds = {block.kind for block in blocks}
     if not blocks:
         raise ProviderError(

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ast
 import posixpath
+import re
 import sys
 import warnings
 from dataclasses import dataclass
 
 from merkle.providers.local.outline import (
+    MAX_NAMED,
     Outline,
     Section,
     UnparsableText,
@@ -64,9 +66,11 @@ def outline_python(path: str, text: str, *, truncated: bool = False) -> Outline:
         Section(title="Functions", items=_function_items(functions)),
         Section(title="Constants", items=tuple(constants)),
         Section(title="Exports", items=_exports(module.tree)),
+        Section(title="Past the cut", items=_past_the_cut(text) if truncated else ()),
     )
     return Outline(
         summary=_docstring_summary(module.tree)
+        or _header_comment(text)
         or _defines(classes, functions, [name for name, _ in _constant_nodes(module.tree)]),
         facts=_facts(module, classes=classes, functions=functions, constants=constants),
         sections=sections,
@@ -118,6 +122,40 @@ def _last_top_level_line(lines: list[str]) -> int:
 def _docstring_summary(tree: ast.Module) -> str | None:
     docstring = ast.get_docstring(tree)
     return docstring_summary(docstring) if docstring else None
+
+
+# The outline a cut leaves of what it did not send: `# class Name(...):` lines
+# after its note (`merkle.context.generation.cuts`).
+_CUT_NOTE = "# [... cut from line "
+_CUT_DEFINITION = re.compile(r"^# (?:async )?(class|def) (\w+)")
+
+
+def _past_the_cut(text: str) -> tuple[str, ...]:
+    """The top-level classes and functions the prompt's cut listed by name only."""
+    start = text.find(_CUT_NOTE)
+    if start < 0:
+        return ()
+    found: dict[str, list[str]] = {"class": [], "def": []}
+    for line in text[start:].splitlines()[1:]:
+        match = _CUT_DEFINITION.match(line)
+        if match:
+            found[match[1]].append(match[2])
+    items = [f"classes: {join_names(found['class'], limit=MAX_NAMED)}"] if found["class"] else []
+    items += [f"functions: {join_names(found['def'], limit=MAX_NAMED)}"] if found["def"] else []
+    return tuple(items)
+
+
+def _header_comment(text: str) -> str | None:
+    """The summary of the comment block a module without a docstring opens with
+    (`# This directory is a Python package.`), past a shebang and tool directives."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            break
+        if not stripped.startswith("#!"):
+            lines.append(stripped.lstrip("#").strip())
+    return docstring_summary("\n".join(lines)) if lines else None
 
 
 def _defines(
@@ -388,7 +426,7 @@ def _exports(tree: ast.Module) -> tuple[str, ...]:
                 for element in node.value.elts
                 if isinstance(element, ast.Constant) and isinstance(element.value, str)
             ]
-            return (f"`__all__`: {join_names(names)}",)
+            return (f"`__all__`: {join_names(names, limit=MAX_NAMED)}",)
     return ()
 
 

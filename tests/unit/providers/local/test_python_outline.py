@@ -144,6 +144,34 @@ def test_a_module_without_docstring_is_summarised_by_what_it_defines() -> None:
     assert lines[2] == "Defines classes `A` and functions `b`."
 
 
+def test_a_module_without_docstring_is_summarised_by_its_opening_comment() -> None:
+    text = (
+        "#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\n"
+        "# Copyright 2020 The Authors. All rights reserved.\n#\n"
+        "# Width tables for the terminal, generated from the Unicode data.\n\nimport re\n"
+    )
+    lines = summarise_file("x/cells.py", text).splitlines()
+    assert lines[2] == "Width tables for the terminal, generated from the Unicode data."
+
+
+def test_the_definitions_a_cut_listed_by_name_are_named_in_the_summary() -> None:
+    # What the prompt's cut sends of a module whose signatures alone are too long.
+    listed = "".join(
+        f"# class Case{n}(ParserTestCase):\n#     def test(self):\n" for n in range(90)
+    )
+    text = (
+        "import unittest\n\n\nclass Base:\n    pass\n"
+        "# [... cut from line 6 of the outline; the definitions there (181 of 181 listed):\n"
+        f"{listed}# def tearDownModule():\n"
+        "[... truncated: the signatures alone are over the budget: their outline is listed;"
+        " 188,182 bytes in all ...]\n"
+    )
+    summary = summarise_file("test/test_argparse.py", text)
+    past = summary.split("## Past the cut\n\n")[1]
+    names = ", ".join(f"`Case{n}`" for n in range(90))
+    assert past.splitlines() == [f"- classes: {names}", "- functions: `tearDownModule`"]
+
+
 def test_the_largest_class_is_named_first() -> None:
     # As rich/console.py: small helpers come before the class the module is for.
     body = "".join(f"    def m{index}(self):\n        pass\n" for index in range(30))
