@@ -28,10 +28,9 @@ _RUBY = frozenset({".rb"})
 EXTENSIONS = _PYTHON | _SCRIPT | _C | _RUBY
 """Files whose imports are read."""
 
-_PY_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w. \t,]+)", re.MULTILINE)
-_PY_FROM = re.compile(
-    r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)", re.MULTILINE
-)
+# Matched at the start of a line that holds `import`.
+_PY_IMPORT = re.compile(r"[ \t]*import[ \t]+([\w. \t,]+)")
+_PY_FROM = re.compile(r"[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)")
 _SCRIPT_SPECIFIER = re.compile(
     r"""(?:\bfrom|\bimport|\brequire[ \t]*\(|\bimport[ \t]*\()[ \t]*['"](\.{1,2}/[^'"\n]+)['"]"""
 )
@@ -62,16 +61,27 @@ def references(path: str, text: str) -> tuple[str, ...]:
 
 def _python_references(text: str) -> list[str]:
     found: list[str] = []
-    for match in _PY_IMPORT.finditer(text):
-        for item in match[1].split(","):
-            name = item.split()[0] if item.split() else ""
-            if re.fullmatch(r"\w+(\.\w+)*", name):
-                found.append(name)
-    for match in _PY_FROM.finditer(text):
-        names = [item.split()[0] for item in match[2].strip("() \t\n").split(",") if item.split()]
-        names = [name for name in names if name.isidentifier()]
-        if names:
-            found.append(f"{match[1]} import {','.join(names)}")
+    # Only lines that hold the word are matched: finding it is many times
+    # cheaper than trying a pattern at every line of a large module.
+    position = 0
+    while (at := text.find("import", position)) >= 0:
+        start = text.rfind("\n", 0, at) + 1
+        line_end = text.find("\n", at)
+        position = len(text) if line_end < 0 else line_end + 1
+        match = _PY_FROM.match(text, start)
+        if match is not None:
+            names = [
+                item.split()[0] for item in match[2].strip("() \t\n").split(",") if item.split()
+            ]
+            names = [name for name in names if name.isidentifier()]
+            if names:
+                found.append(f"{match[1]} import {','.join(names)}")
+            position = max(position, match.end())
+        elif (match := _PY_IMPORT.match(text, start)) is not None:
+            for item in match[1].split(","):
+                name = item.split()[0] if item.split() else ""
+                if re.fullmatch(r"\w+(\.\w+)*", name):
+                    found.append(name)
     return found
 
 

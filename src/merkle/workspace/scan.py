@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -204,7 +205,14 @@ def _imports_of(path: str, head: bytes) -> tuple[str, ...]:
     found = references(path, head.decode("utf-8", "replace"))
     if not found or extension_of(path) in (".py", ".pyi", ".pyw"):
         return found  # Python's are identifiers, which hold no secret value
-    return tuple(ref for ref in found if not redact(ref, path=path)[1])
+    # Every key or token the detectors know is a long unbroken run: a path
+    # without one is not worth loading them for.
+    return tuple(
+        ref for ref in found if not _TOKEN_RUN.search(ref) or not redact(ref, path=path)[1]
+    )
+
+
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9+/=_-]{16,}")
 
 
 def scan_workspace(

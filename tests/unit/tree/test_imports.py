@@ -14,7 +14,7 @@ from merkle.tree.imports import ImportGraph, references
             "pkg/a.py",
             "import os, pkg.b as b\nfrom . import c, d as e\nfrom ..core import (x,\n    y)\n"
             "    import lazy\n# import commented\n",
-            ("os", "pkg.b", "lazy", ". import c,d", "..core import x,y"),
+            ("os", "pkg.b", ". import c,d", "..core import x,y", "lazy"),
         ),
         (
             "web/app.ts",
