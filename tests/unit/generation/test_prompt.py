@@ -109,6 +109,8 @@ def test_file_prompt_is_system_prompt_then_file_block_template_and_response_temp
     # Instructions first: a server that cuts a long prompt cuts content, not the task.
     assert user.content == (
         "Describe the file src/app.py (25 bytes).\n\n" + TEMPLATE_TAIL + "\n\n"
+        '<surroundings path="src/app.py">\n'
+        "Directory: `src/`\nImported by: no file of this workspace\n</surroundings>\n\n"
         '<file path="src/app.py">\n'
         "import os\n\nprint(os.sep)\n"
         "\n</file>"

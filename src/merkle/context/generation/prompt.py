@@ -272,9 +272,11 @@ class PromptBuilder:
     def _surroundings_block(
         self, path: str, shown_path: str, redactions: list[str], room: int
     ) -> str:
-        """The file's surroundings, or nothing when they would take more than a tenth
-        of the room its text has."""
+        """The file's surroundings, or nothing when there are none to speak of or they
+        would take more than a tenth of the room its text has."""
         text = _redacted(self._surroundings.of(path), redactions)
+        if not text:
+            return ""
         block = surroundings_block(shown_path, text)
         return block if estimate_tokens(block) * _SURROUNDINGS_SHARE <= room else ""
 

@@ -29,7 +29,8 @@ class Surroundings:
         self._graph = ImportGraph((), {})
 
     def of(self, path: str) -> str:
-        """The lines on the surroundings of the file at `path`."""
+        """The lines on the surroundings of the file at `path`; empty when there is
+        nothing to say beyond its directory."""
         self._refresh()
         directory = parent_of(path) or ROOT
         shown = f"`{directory}/`" if directory != ROOT else "the workspace root"
@@ -48,7 +49,7 @@ class Surroundings:
             lines.append(f"Imported by ({len(importers):,}): {_names(importers, MAX_LINKED)}")
         elif self._graph.covers(path):
             lines.append("Imported by: no file of this workspace")
-        return "\n".join(lines)
+        return "\n".join(lines) if len(lines) > 1 else ""
 
     def _refresh(self) -> None:
         scan = self._nodes.last_scan()
