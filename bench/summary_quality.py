@@ -64,7 +64,8 @@ _FACTS_ONLY = re.compile(r"^Python [\w ]+, [\d,]+ lines?\b")
 _UNDERLINE = re.compile(r"([=~\-^*#+`'\"_])\1{3,}")
 _DOTTED_NAME = re.compile(r"^`?[\w.]+`?\.?$")
 _NOTICE = re.compile(r"copyright|licen[cs]e|all rights reserved|spdx|\(c\) \d{4}", re.IGNORECASE)
-_BADGE = re.compile(r"!\[|shields\.io|badge|\bhttps?://\S+$", re.IGNORECASE)
+# A badge or image, or a bare link; a sentence that cites a link is still one.
+_BADGE = re.compile(r"!\[|shields\.io|^\W*https?://\S+\W*$", re.IGNORECASE)
 _MARKUP = re.compile(r"^(:\w+:|\.\. |-\*-|#!|<)")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 

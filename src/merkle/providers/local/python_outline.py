@@ -33,6 +33,7 @@ _MAX_FIELDS = 12
 _MAX_SIGNATURE_CHARS = 180
 _MAX_VALUE_CHARS = 60
 _MAX_DOC_CHARS = 140
+_MAX_DECORATOR_CHARS = 90
 _PARSE_RETRIES = 5
 
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -368,9 +369,17 @@ def _parameter(argument: ast.arg, default: ast.expr | None) -> str:
 
 
 def _decorated(node: ast.ClassDef | _FunctionNode) -> str:
-    shown = [ast.unparse(item) for item in node.decorator_list]
-    shown = [name for name in shown if name not in _IMPLIED_DECORATORS]
-    return "".join(f"{code(clip('@' + name, 60))} " for name in shown)
+    """The decorators before an item, within `_MAX_DECORATOR_CHARS`: a stack of them
+    must leave room for the name they decorate."""
+    names = [ast.unparse(item) for item in node.decorator_list]
+    names = [name for name in names if name not in _IMPLIED_DECORATORS]
+    text = ""
+    for position, name in enumerate(names):
+        shown = f"{code(clip('@' + name, 40))} "
+        if len(text) + len(shown) > _MAX_DECORATOR_CHARS:
+            return text + f"(and {plural(len(names) - position, 'more decorator')}) "
+        text += shown
+    return text
 
 
 def _doc_suffix(node: ast.ClassDef | _FunctionNode) -> str:

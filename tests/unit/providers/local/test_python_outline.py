@@ -172,6 +172,20 @@ def test_the_definitions_a_cut_listed_by_name_are_named_in_the_summary() -> None
     assert past.splitlines() == [f"- classes: {names}", "- functions: `tearDownModule`"]
 
 
+def test_a_stack_of_decorators_leaves_room_for_the_name() -> None:
+    # As the standard library's test/test_tools/test_freeze.py.
+    decorators = "".join(
+        f"@unittest.skipIf(sys.platform.startswith('win{n}'), 'not supported on this platform')\n"
+        for n in range(4)
+    )
+    summary = summarise_file("test/test_freeze.py", f"{decorators}class TestFreeze:\n    pass\n")
+    line = next(
+        line for line in summary.splitlines() if line.startswith("- ") and "TestFreeze" in line
+    )
+    assert line.startswith("- `@unittest.skipIf(")
+    assert "(and 2 more decorators) `TestFreeze`" in line
+
+
 def test_the_largest_class_is_named_first() -> None:
     # As rich/console.py: small helpers come before the class the module is for.
     body = "".join(f"    def m{index}(self):\n        pass\n" for index in range(30))
