@@ -295,7 +295,11 @@ class MerkleApp:
 
         values: dict[str, Any] = {
             "max_live": self.settings.generation.queue_max_size,
-            "retry": RetrySettings(max_attempts=self.settings.generation.max_attempts),
+            "retry": RetrySettings(
+                max_attempts=self.settings.generation.max_attempts,
+                retry_budget_s=self.settings.generation.retry_budget_s,
+                max_retry_after_s=self.settings.generation.max_retry_after_s,
+            ),
         }
         return QueueSettings(**{**values, **changes})
 

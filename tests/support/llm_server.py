@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import socket
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -224,6 +225,10 @@ class LlmServer:
         self._max_in_flight = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._fault_rate = 0.0
+        self._faults: tuple[Reply, ...] = ()
+        self._fault_rng = random.Random(0)
+        self.faulted: list[RecordedRequest] = []
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -288,6 +293,13 @@ class LlmServer:
         with self._lock:
             self._script.extend(replies)
 
+    def fail_at_random(self, rate: float, faults: Sequence[Reply], *, seed: int = 0) -> None:
+        """Answer a `rate` share of the requests that the script does not with one of
+        `faults`, drawn from a generator seeded with `seed` (the rest get the default)."""
+        with self._lock:
+            self._fault_rate, self._faults = rate, tuple(faults)
+            self._fault_rng = random.Random(seed)
+
     def tokens_of(self, request: RecordedRequest) -> int | None:
         """The tokens counted in `request` (a server with a `context_window` only)."""
         with self._lock:
@@ -319,7 +331,12 @@ class LlmServer:
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
             # Wakes `wait_for_requests` and answers waiting for `in_flight`.
             self._lock.notify_all()
-            return self._script.popleft() if self._script else self.default
+            if self._script:
+                return self._script.popleft()
+            if self._faults and self._fault_rng.random() < self._fault_rate:
+                self.faulted.append(request)
+                return self._fault_rng.choice(self._faults)
+            return self.default
 
     def _leave(self) -> None:
         with self._lock:

@@ -126,6 +126,8 @@ SECTIONS: dict[str, dict[str, Check]] = {
     "defaults": {"agent": _identifier, "provider": _identifier, "frame_type": _identifier},
     "generation": {
         "max_attempts": _integer(1, 100),
+        "retry_budget_s": _number(0, 604_800),
+        "max_retry_after_s": _number(0, 604_800),
         "file_budget_bytes": _integer(1024, 100_000_000),
         "queue_max_size": _integer(1, 10_000_000),
         "allow_hardlinks": _boolean,

@@ -54,10 +54,15 @@ class AgentSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GenerationSettings:
-    """How generation runs: attempts per node, the size budget of a file's text, and
-    how many requests the queue holds before it refuses more."""
+    """How generation runs: attempts per node and the time they may take, the size
+    budget of a file's text, and how many requests the queue holds before it refuses
+    more."""
 
-    max_attempts: int = 4
+    max_attempts: int = 12
+    # Retries of a node stop this long after its first attempt, whatever is left.
+    retry_budget_s: float = 900.0
+    # A provider asking to wait longer than this (a daily quota) fails the node.
+    max_retry_after_s: float = 300.0
     file_budget_bytes: int = 65_536
     queue_max_size: int = 10_000
     # A file with several hard links may share its content with a file outside the

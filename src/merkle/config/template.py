@@ -27,7 +27,9 @@ DEFAULT_CONFIG_TOML = """\
 # context_window_tokens = 128000  # default: known per model, 8192 when unknown
 
 # [generation]
-# max_attempts = 4            # tries per node; only retryable errors are retried
+# max_attempts = 12           # tries per node; only retryable errors are retried
+# retry_budget_s = 900        # ... and only this long after a node's first attempt
+# max_retry_after_s = 300     # a provider asking to wait longer fails the node
 # file_budget_bytes = 65536   # a file's text beyond this is cut, with a marker
 # queue_max_size = 10000      # requests pending or running before new ones are refused
 # allow_hardlinks = false     # send the text of files with several hard links

@@ -202,6 +202,7 @@ class StoredRequest:
     error_class: str | None
     error_message: str | None
     created_at_ns: int
+    first_attempt_at_ns: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -32,6 +32,7 @@ def decide(
     *,
     retryable: bool = True,
     retry_after_s: float | None = None,
+    elapsed_s: float = 0.0,
     settings: RetrySettings = NO_JITTER,
     seed: int = 0,
 ) -> tuple[bool, float, str]:
@@ -39,6 +40,7 @@ def decide(
         attempt=attempt,
         retryable=retryable,
         retry_after_s=retry_after_s,
+        elapsed_s=elapsed_s,
         settings=settings,
         rng=random.Random(seed),
     )
@@ -73,20 +75,56 @@ def test_backoff_is_capped_at_the_maximum_delay() -> None:
     assert decide(15, settings=settings)[1] == 10.0
 
 
-def test_jitter_adds_up_to_its_fraction_from_the_seeded_generator() -> None:
+def test_jitter_takes_up_to_its_fraction_off_from_the_seeded_generator() -> None:
     settings = RetrySettings(max_attempts=5, base_delay_s=2.0, max_delay_s=60.0, jitter=0.25)
-    expected = 4.0 + 4.0 * 0.25 * random.Random(7).random()
+    expected = 4.0 - 4.0 * 0.25 * random.Random(7).random()
     _, delay, _ = decide(2, settings=settings, seed=7)
     assert delay == pytest.approx(expected)
-    assert 4.0 < delay <= 5.0
+    assert 3.0 <= delay <= 4.0
     assert decide(2, settings=settings, seed=7)[1] == delay
     assert decide(2, settings=settings, seed=8)[1] != delay
 
 
+def test_the_default_is_full_jitter_spread_over_the_whole_backoff() -> None:
+    # Processes that failed together must not come back together.
+    settings = RetrySettings(base_delay_s=1.0, max_delay_s=60.0)
+    delays = [decide(5, settings=settings, seed=seed)[1] for seed in range(200)]
+    assert 0.0 <= min(delays) < 2.0 and 14.0 < max(delays) <= 16.0
+
+
 def test_jitter_never_pushes_past_the_maximum_delay() -> None:
-    settings = RetrySettings(max_attempts=20, base_delay_s=1.0, max_delay_s=10.0, jitter=0.25)
+    settings = RetrySettings(max_attempts=20, base_delay_s=1.0, max_delay_s=10.0)
     delays = [decide(8, settings=settings, seed=seed)[1] for seed in range(20)]
-    assert max(delays) == 10.0
+    assert max(delays) <= 10.0
+
+
+def test_defaults_retry_a_dozen_times_within_fifteen_minutes() -> None:
+    settings = RetrySettings()
+    assert (settings.max_attempts, settings.retry_budget_s) == (12, 900.0)
+    assert decide(11, settings=settings)[0] is True
+    assert decide(12, settings=settings)[:1] == (False,)
+
+
+def test_a_retry_that_would_start_past_the_budget_is_not_made() -> None:
+    settings = RetrySettings(max_attempts=50, retry_budget_s=100.0, jitter=0.0)
+    assert decide(3, elapsed_s=95.0, settings=settings)[0] is True  # 4 s: at 99 s
+    retry, _, reason = decide(4, elapsed_s=95.0, settings=settings)  # 8 s: past 100 s
+    assert retry is False
+    assert reason == "gave up after 4 attempts in 95 s: the retry budget is 100 s"
+
+
+def test_a_retry_after_over_the_cap_is_a_quota_that_fails_the_node_at_once() -> None:
+    decision = decide_retry(
+        attempt=1,
+        retryable=True,
+        retry_after_s=86_400.0,
+        elapsed_s=0.0,
+        settings=RetrySettings(),
+        rng=random.Random(0),
+    )
+    assert (decision.retry, decision.error_class) == (False, "quota_exhausted")
+    assert decision.reason == ("the provider asked to wait 86,400 s, over max_retry_after_s = 300")
+    assert decide(1, retry_after_s=300.0, settings=RetrySettings())[:2] == (True, 300.0)
 
 
 def test_retry_after_longer_than_the_backoff_wins() -> None:
@@ -128,15 +166,20 @@ def test_a_retry_waits_for_retry_after_and_at_most_the_cap_or_retry_after(
     seed: int,
 ) -> None:
     settings = RetrySettings(
-        max_attempts=31, base_delay_s=base_delay_s, max_delay_s=max_delay_s, jitter=jitter
+        max_attempts=31,
+        retry_budget_s=1e9,
+        max_retry_after_s=600.0,
+        base_delay_s=base_delay_s,
+        max_delay_s=max_delay_s,
+        jitter=jitter,
     )
     retry, delay, _ = decide(attempt, retry_after_s=retry_after_s, settings=settings, seed=seed)
     assert retry is True
     asked = retry_after_s or 0.0
     backoff = min(max_delay_s, base_delay_s * 2 ** (attempt - 1))
     assert delay >= asked
-    assert delay >= backoff
-    assert delay <= max(max_delay_s, asked)
+    assert delay >= backoff * (1 - jitter) - 1e-9
+    assert delay <= max(backoff, asked)
 
 
 @pytest.mark.parametrize(

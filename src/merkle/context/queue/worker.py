@@ -297,13 +297,24 @@ class QueueWorker:
     async def _failed(
         self, claimed: StoredRequest, failure: GenerationFailure, info: dict[str, Any]
     ) -> StoredRequest | None:
+        first_ns = claimed.first_attempt_at_ns
         decision = decide_retry(
             attempt=claimed.attempts,
             retryable=failure.retryable,
             retry_after_s=failure.retry_after_s,
+            elapsed_s=(self._clock_ns() - first_ns) / 1e9 if first_ns is not None else 0.0,
             settings=self._settings.retry,
             rng=self._rng,
         )
+        if decision.error_class is not None:
+            # A wait longer than allowed is a quota spent: the provider's own words,
+            # and why merkle does not wait, are what the user needs.
+            failure = dataclasses.replace(
+                failure,
+                error_class=decision.error_class,
+                retryable=False,
+                message=f"{failure.message} ({decision.reason})",
+            )
         details = {
             **info,
             "error_class": failure.error_class,

@@ -305,4 +305,16 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        version=8,
+        name="first attempt time",
+        statements=(
+            # When a request was first claimed: its retries are bounded by a time
+            # budget from then, not from when it was queued behind a long level.
+            "ALTER TABLE frame_requests ADD COLUMN first_attempt_at_ns BIGINT",
+        ),
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

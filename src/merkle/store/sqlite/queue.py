@@ -29,7 +29,7 @@ from merkle.store.sqlite.connection import SqliteConnection
 _COLUMNS = (
     "request_id, node_id, agent_id, frame_type, path, node_type, provider_name, priority,"
     " plan_id, force, superseded_frame_id, state, attempts, next_attempt_at_ns, lease_owner,"
-    " frame_id, error_class, error_message, created_at_ns"
+    " frame_id, error_class, error_message, created_at_ns, first_attempt_at_ns"
 )
 _LIVE = "state IN ('pending', 'processing')"
 _NODE_TYPES = {node_type.value: node_type for node_type in NodeType}
@@ -68,6 +68,7 @@ def _request(row: Sequence[Any]) -> StoredRequest:
         error_class=row[16],
         error_message=row[17],
         created_at_ns=row[18],
+        first_attempt_at_ns=row[19],
     )
 
 
@@ -198,9 +199,10 @@ class SqliteQueue:
                 return None
             (claimed,) = self._db.all(
                 "UPDATE frame_requests SET state = 'processing', lease_owner = ?,"
-                " lease_expires_at_ns = ?, attempts = attempts + 1 WHERE request_id = ?"
+                " lease_expires_at_ns = ?, attempts = attempts + 1,"
+                " first_attempt_at_ns = COALESCE(first_attempt_at_ns, ?) WHERE request_id = ?"
                 f" RETURNING {_COLUMNS}",
-                (owner, now_ns + lease_ns, row[0]),
+                (owner, now_ns + lease_ns, now_ns, row[0]),
             )
             request = _request(claimed)
             self._db.execute(
