@@ -21,6 +21,7 @@ MerkleError
 │   └── NotScanned                  the workspace has no scan yet
 ├── ConfigError (2)                 a configuration file that cannot be used
 ├── EventFormatError (2)            a stored event without the fields every event has (telemetry)
+├── EgressRefused (2)               a request that would leave with no ledger row (telemetry)
 ├── StoreError (2)                  the store cannot be opened or used
 │   ├── StoreBusy                   other processes held the store past the busy timeout
 │   ├── StoreCorrupt                the database file is damaged or is not a database

@@ -16,6 +16,7 @@ from merkle.providers.base import (
     ProviderError,
     Role,
 )
+from merkle.telemetry.egress import probing
 
 MESSAGES = (
     Message(role=Role.SYSTEM, content="You write short summaries."),
@@ -38,11 +39,13 @@ def complete(
     messages: Sequence[Message] = MESSAGES,
     options: CompletionOptions | None = None,
 ) -> Completion:
-    """`provider.complete(...)` in a fresh event loop; the provider is closed afterwards."""
+    """`provider.complete(...)` in a fresh event loop, as a provider check (unrecorded
+    in the egress ledger); the provider is closed afterwards."""
 
     async def run() -> Completion:
         try:
-            return await provider.complete(messages, options or CompletionOptions())
+            with probing():
+                return await provider.complete(messages, options or CompletionOptions())
         finally:
             await provider.aclose()
 
@@ -54,8 +57,9 @@ def complete_many(provider: ClosableProvider, count: int) -> list[Completion]:
 
     async def run() -> list[Completion]:
         try:
-            calls = (provider.complete(MESSAGES, CompletionOptions()) for _ in range(count))
-            return list(await asyncio.gather(*calls))
+            with probing():
+                calls = [provider.complete(MESSAGES, CompletionOptions()) for _ in range(count)]
+                return list(await asyncio.gather(*calls))
         finally:
             await provider.aclose()
 

@@ -10,7 +10,14 @@ import typer
 
 from merkle.cli.output import JSON_OPTION, print_json, reporting, state_of
 from merkle.config import ProviderSettings
-from merkle.providers.base import CompletionOptions, Message, ProviderError, Role
+from merkle.providers.base import (
+    Completion,
+    CompletionOptions,
+    Message,
+    Provider,
+    ProviderError,
+    Role,
+)
 from merkle.providers.payload import file_block
 from merkle.providers.registry import ProviderRegistry
 from merkle.providers.windows import context_window
@@ -92,7 +99,7 @@ def test(ctx: typer.Context, name: str, json_output: bool = JSON_OPTION) -> None
         provider = registry.build(name)
     started = time.perf_counter()
     try:
-        completion = asyncio.run(provider.complete(TEST_MESSAGES, CompletionOptions(max_tokens=16)))
+        completion = asyncio.run(_probe(provider))
     except ProviderError as error:
         if json_output:
             print_json(
@@ -114,3 +121,11 @@ def test(ctx: typer.Context, name: str, json_output: bool = JSON_OPTION) -> None
         )
         return
     state.echo(f"{name}: ok, model {completion.model}, {latency_s * 1000:.0f} ms")
+
+
+async def _probe(provider: Provider) -> Completion:
+    # A fixed prompt of a few words, no workspace content: not an egress to record.
+    from merkle.telemetry.egress import probing  # deferred: see `test`
+
+    with probing():
+        return await provider.complete(TEST_MESSAGES, CompletionOptions(max_tokens=16))

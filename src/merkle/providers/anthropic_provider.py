@@ -40,6 +40,7 @@ from merkle.providers.remote import (
     SdkErrors,
     api_key_variable,
     first_problem,
+    ledgered_client_options,
     or_setting,
     read_api_key,
     require_model,
@@ -90,6 +91,7 @@ class AnthropicProvider:
             timeout=settings.timeout_s,
             max_retries=0,
             open_telemetry=False,
+            http_client=anthropic.DefaultAsyncHttpxClient(**ledgered_client_options()),
         )
 
     @property

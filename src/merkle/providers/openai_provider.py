@@ -34,6 +34,7 @@ from merkle.providers.remote import (
     SdkErrors,
     api_key_variable,
     first_problem,
+    ledgered_client_options,
     or_setting,
     read_api_key,
     require_model,
@@ -80,6 +81,7 @@ class OpenAIProvider:
             base_url=base_url,
             timeout=settings.timeout_s,
             max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(**ledgered_client_options()),
         )
 
     @property

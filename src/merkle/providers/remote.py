@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from merkle.config.model import ProviderSettings
 from merkle.providers.base import ErrorClass, ProviderError
 from merkle.providers.retry_after import retry_after_from_headers
+from merkle.telemetry.egress import before_send
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -279,6 +280,20 @@ _WHAT = {
     ErrorClass.MODEL_NOT_FOUND: "model {model!r} not found",
     ErrorClass.BAD_REQUEST: "the API rejected the request",
 }
+
+
+def ledgered_client_options() -> dict[str, Any]:
+    """Options for an SDK's HTTP client that record each request in the egress ledger
+    before it is sent (`merkle.telemetry.egress`)."""
+    return {"event_hooks": {"request": [_record_egress]}}
+
+
+async def _record_egress(request: Any) -> None:
+    try:
+        size = len(request.content)
+    except Exception:  # a streamed body: its declared length
+        size = int(request.headers.get("content-length") or 0)
+    await before_send(host=str(request.url.host), bytes_sent=size)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ default. Only this package speaks SQL or imports a database driver.
 """
 
 from merkle.store.backend import (
+    EgressRepository,
     EventRepository,
     FrameRepository,
     NodeRepository,
@@ -17,6 +18,9 @@ from merkle.store.opening import open_store, sqlite_url
 from merkle.store.records import (
     DETACHED,
     AgentLoad,
+    EgressEntry,
+    EgressOutcome,
+    EgressRow,
     Enqueued,
     EventRow,
     Frame,
@@ -37,6 +41,10 @@ from merkle.store.records import (
 __all__ = [
     "DETACHED",
     "AgentLoad",
+    "EgressEntry",
+    "EgressOutcome",
+    "EgressRepository",
+    "EgressRow",
     "Enqueued",
     "EventRepository",
     "EventRow",

@@ -18,6 +18,9 @@ from typing import Protocol
 
 from merkle.store.records import (
     AgentLoad,
+    EgressEntry,
+    EgressOutcome,
+    EgressRow,
     Enqueued,
     EventRow,
     Frame,
@@ -321,6 +324,29 @@ class EventRepository(Protocol):
         ...
 
 
+class EgressRepository(Protocol):
+    """The ledger of what left for providers: a row before each request, its outcome after."""
+
+    def record(self, entry: EgressEntry) -> int:
+        """Commit `entry` (before the request is sent); its id."""
+        ...
+
+    def finish(self, egress_id: int, outcome: EgressOutcome) -> None:
+        """Add the outcome of a recorded request."""
+        ...
+
+    def rows(
+        self, *, since_ns: int | None = None, path: str | None = None, provider: str | None = None
+    ) -> list[EgressRow]:
+        """The rows sent at or after `since_ns`, for nodes at or under `path`, to
+        `provider`, oldest first."""
+        ...
+
+    def prune(self, *, before_ns: int) -> int:
+        """Delete the rows sent before `before_ns`; how many went."""
+        ...
+
+
 class StorageBackend(Protocol):
     """One connection to a store: its repositories, transactions and checks."""
 
@@ -342,6 +368,11 @@ class StorageBackend(Protocol):
     @property
     def queue(self) -> QueueRepository:
         """The frame generation queue."""
+        ...
+
+    @property
+    def egress(self) -> EgressRepository:
+        """The egress ledger."""
         ...
 
     @property

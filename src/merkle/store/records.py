@@ -237,6 +237,45 @@ class QueueCount(NamedTuple):
 # -- sessions and events -------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EgressEntry:
+    """One request about to leave for a remote provider: what, for which node, where."""
+
+    sent_at_ns: int
+    workspace: str
+    path: str
+    node_id: str
+    agent_id: str
+    provider_name: str
+    host: str
+    model: str
+    bytes_sent: int
+    tokens_estimate: int
+    prompt_digest: str
+    redaction_rules: tuple[str, ...]
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EgressOutcome:
+    """How a request that left came back: `ok` or the failure's class, and usage."""
+
+    status: str
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: int
+    finished_at_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EgressRow:
+    """A ledger row: the entry, and its outcome once known."""
+
+    egress_id: int
+    entry: EgressEntry
+    outcome: EgressOutcome | None
+
+
 class SessionRow(NamedTuple):
     """One session as stored."""
 

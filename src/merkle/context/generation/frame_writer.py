@@ -46,8 +46,10 @@ from merkle.providers.base import (
     ProviderError,
 )
 from merkle.providers.registry import LOCAL, ProviderRegistry
+from merkle.providers.tokens import estimate_tokens
 from merkle.providers.windows import context_window
-from merkle.store import StorageBackend
+from merkle.store import EgressEntry, StorageBackend
+from merkle.telemetry.egress import EgressCall, EgressLedger
 from merkle.tree.hashing import sources_digest
 
 
@@ -73,6 +75,14 @@ class GenerationDeps:
     _built: dict[str, Provider] = field(default_factory=dict)
     # The store connection is shared with the threads that build prompts.
     store_lock: threading.Lock = field(default_factory=threading.Lock)
+    _ledger: EgressLedger | None = None
+
+    @property
+    def ledger(self) -> EgressLedger:
+        """The egress ledger, written through this store connection."""
+        if self._ledger is None:
+            self._ledger = EgressLedger(self.store, lock=self.store_lock)
+        return self._ledger
 
     def provider(self, name: str) -> tuple[Provider, ProviderSettings]:
         """The provider called `name`, built once."""
@@ -183,7 +193,8 @@ class FrameWriter:
         with self._deps.store_lock:
             text = self._deps.store.frames.part_summary(key)
         if text is None:
-            _, response = await self._send(prompt.messages, request.provider_name, seen)
+            sent = _Sent(request=request, digest=prompt.digest, redactions=())
+            _, response = await self._send(prompt.messages, request.provider_name, seen, sent)
             text, _ = redact(response.text)
             with self._deps.store_lock:
                 self._deps.store.frames.put_part_summary(key, text, now_ns=time.time_ns())
@@ -206,8 +217,9 @@ class FrameWriter:
         payload = await self._prompt(request, budget, seen)
         # Nothing a model could read, or kept offline: the embedded provider answers.
         provider_name = LOCAL.name if payload.local_only else request.provider_name
+        sent = _Sent(request=request, digest=payload.digest, redactions=payload.redactions)
         try:
-            call, response = await self._send(payload.messages, provider_name, seen)
+            call, response = await self._send(payload.messages, provider_name, seen, sent)
         except ProviderError as error:
             if error.error_class is not ErrorClass.CONTEXT_LENGTH or payload.local_only:
                 raise
@@ -217,7 +229,8 @@ class FrameWriter:
             if smaller.digest == payload.digest:
                 raise  # nothing left to cut: the answer's reserve is what does not fit
             payload = smaller
-            call, response = await self._send(payload.messages, provider_name, seen)
+            sent = _Sent(request=request, digest=payload.digest, redactions=payload.redactions)
+            call, response = await self._send(payload.messages, provider_name, seen, sent)
         metadata = generated_metadata(
             request,
             call,
@@ -230,7 +243,7 @@ class FrameWriter:
         return draft, GenerationTrace(prompt=payload, call=call, response=response)
 
     async def _send(
-        self, messages: tuple[Message, ...], provider_name: str, seen: CallInfo
+        self, messages: tuple[Message, ...], provider_name: str, seen: CallInfo, sent: _Sent
     ) -> tuple[ProviderRequest, ProviderResponse]:
         provider, settings = self._deps.provider(provider_name)
         options = CompletionOptions(
@@ -240,7 +253,41 @@ class FrameWriter:
         )
         call = provider_request(provider, messages, options)
         events = CallEvents(self._sink, {**seen, "provider": provider_name})
-        return call, await call_provider(call, provider, events=events)
+        egress = None
+        if provider.provider_type != LOCAL.type:
+            egress = self._egress(call, sent, attempt=int(seen.get("attempt") or 1))
+        return call, await call_provider(call, provider, events=events, egress=egress)
+
+    def _egress(self, call: ProviderRequest, sent: _Sent, *, attempt: int) -> EgressCall:
+        """The ledger entry of a call to a remote provider; the client adds the host and
+        the body's size when the request is about to leave."""
+        request = sent.request
+        entry = EgressEntry(
+            sent_at_ns=0,
+            workspace=str(self._deps.workspace_root),
+            path=request.path,
+            node_id=request.node_id,
+            agent_id=request.agent_id,
+            provider_name=call.provider_name,
+            host="",
+            model=call.model,
+            bytes_sent=0,
+            tokens_estimate=sum(estimate_tokens(m.content) for m in call.messages),
+            prompt_digest=sent.digest,
+            redaction_rules=sent.redactions,
+            attempt=attempt,
+        )
+        return EgressCall(ledger=self._deps.ledger, entry=entry)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Sent:
+    """What a call is for, as the ledger records it: the node's request, the prompt's
+    digest and the redactions made in it."""
+
+    request: FrameRequest
+    digest: str
+    redactions: tuple[str, ...]
 
 
 # "maximum context length is 16384 tokens" (OpenAI, vLLM), "context window of 8192

@@ -8,12 +8,14 @@ latency), measured here, around the call and nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from merkle.providers.base import (
+    Completion,
     CompletionOptions,
     ErrorClass,
     Message,
@@ -21,6 +23,7 @@ from merkle.providers.base import (
     ProviderError,
     Usage,
 )
+from merkle.telemetry.egress import EgressCall, sending
 from merkle.telemetry.sink import EventSink, NullSink
 
 
@@ -81,16 +84,25 @@ class CallEvents:
 
 
 async def call_provider(
-    request: ProviderRequest, provider: Provider, *, events: CallEvents | None = None
+    request: ProviderRequest,
+    provider: Provider,
+    *,
+    events: CallEvents | None = None,
+    egress: EgressCall | None = None,
 ) -> ProviderResponse:
     """Make the one call; raises `ProviderError` as classified by the provider.
 
-    An empty answer is a server error (worth another attempt), not a frame.
+    A remote provider's request is recorded in the egress ledger (`egress`)
+    before it leaves, and its outcome after. An empty answer is a server
+    error (worth another attempt), not a frame.
     """
     seen = events or CallEvents(NullSink(), {})
     seen.sink.emit("provider_request_sent", seen.info)
     started = time.monotonic()
-    completion = await provider.complete(request.messages, request.options)
+    if egress is None:
+        completion = await provider.complete(request.messages, request.options)
+    else:
+        completion = await _recorded(request, provider, egress)
     latency_ms = round((time.monotonic() - started) * 1000)
     if not completion.text.strip():
         raise ProviderError(
@@ -100,3 +112,19 @@ async def call_provider(
         )
     seen.sink.emit("provider_response_received", {**seen.info, "latency_ms": latency_ms})
     return ProviderResponse(text=completion.text, model=completion.model, usage=completion.usage)
+
+
+async def _recorded(request: ProviderRequest, provider: Provider, egress: EgressCall) -> Completion:
+    try:
+        with sending(egress):
+            completion = await provider.complete(request.messages, request.options)
+    except ProviderError as error:
+        await egress.ended(error.error_class.value)
+        raise
+    except BaseException:
+        # Cancelled or broken: what left is still on the ledger, with no answer.
+        await asyncio.shield(egress.ended("interrupted"))
+        raise
+    usage = completion.usage
+    await egress.ended("ok", input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+    return completion

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from merkle.errors import StoreCorrupt, StoreError, StoreReadOnly
 from merkle.store.sqlite.connection import SqliteConnection, translate
+from merkle.store.sqlite.egress import SqliteEgress
 from merkle.store.sqlite.events import SqliteEvents
 from merkle.store.sqlite.frames import SqliteFrames
 from merkle.store.sqlite.migrations import LATEST_VERSION, MIGRATIONS
@@ -37,6 +38,7 @@ class SqliteBackend:
         self._frames = SqliteFrames(connection)
         self._queue = SqliteQueue(connection)
         self._events = SqliteEvents(connection)
+        self._egress = SqliteEgress(connection)
 
     @property
     def location(self) -> str:
@@ -62,6 +64,11 @@ class SqliteBackend:
     def events(self) -> SqliteEvents:
         """Sessions and events."""
         return self._events
+
+    @property
+    def egress(self) -> SqliteEgress:
+        """The egress ledger."""
+        return self._egress
 
     def transaction(self) -> AbstractContextManager[None]:
         """One write transaction around the calls made inside it (nested: a savepoint)."""

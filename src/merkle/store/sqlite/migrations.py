@@ -317,4 +317,40 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        version=9,
+        name="egress ledger",
+        statements=(
+            # What left the machine: a row committed before each request to a
+            # remote provider, its outcome added after. Kept apart from sessions.
+            """
+            CREATE TABLE egress (
+                egress_id INTEGER PRIMARY KEY,
+                sent_at_ns BIGINT NOT NULL,
+                workspace TEXT NOT NULL,
+                path TEXT NOT NULL,
+                node_id TEXT NOT NULL,
+                agent_id TEXT NOT NULL,
+                provider_name TEXT NOT NULL,
+                host TEXT NOT NULL,
+                model TEXT NOT NULL,
+                bytes_sent BIGINT NOT NULL,
+                tokens_estimate BIGINT NOT NULL,
+                prompt_digest TEXT NOT NULL,
+                redactions BIGINT NOT NULL,
+                redaction_rules TEXT NOT NULL,
+                attempt INTEGER NOT NULL,
+                status TEXT,
+                input_tokens BIGINT,
+                output_tokens BIGINT,
+                latency_ms BIGINT,
+                finished_at_ns BIGINT
+            )
+            """,
+            "CREATE INDEX egress_by_time ON egress (sent_at_ns)",
+        ),
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import keyword
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,7 +47,9 @@ def test_any_child_frames_compose_a_summary_naming_every_child(frames: list[str]
 
 # Python that parses, built from the shapes real modules have, with docstrings of
 # any text (blank ones included), so the Python outliner itself is exercised.
-_IDENT = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
+_IDENT = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda name: not keyword.iskeyword(name) and not keyword.iskeyword(name.upper())
+)
 _DOC = st.text(alphabet=st.sampled_from(list("ab \t\n=~-#*`.")), max_size=40).map(
     lambda text: '"""' + text.replace("\\", "") + ' """'
 )
