@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, Any
 from merkle.agents import AgentProfile, AgentRegistry
 from merkle.config import Settings, load_settings, user_config_path
 from merkle.context.api import ContextApi, ContextRead, FrameDraft, PutResult
-from merkle.errors import UsageError
+from merkle.errors import UsageError, local_only_refusal
 from merkle.metadata import Source, build_metadata
 from merkle.metadata.redaction import redact
 from merkle.providers.registry import ProviderRegistry
 from merkle.store import (
+    EgressRow,
     Frame,
     FrameKey,
     NodeRecord,
@@ -272,7 +273,9 @@ class MerkleApp:
 
         profile = self.agents.writer(agent or self.settings.agent)
         provider_name = provider or profile.provider or self.settings.provider
-        self.providers.settings(provider_name)  # unknown names fail here, before any work
+        chosen = self.providers.settings(provider_name)  # unknown names fail here, before any work
+        if self.settings.security.local_only and chosen.type != "local":
+            raise local_only_refusal(provider_name)
         return GenerateOptions(
             agent_id=profile.agent_id,
             provider_name=provider_name,
@@ -314,6 +317,7 @@ class MerkleApp:
             agents=self.agents,
             providers=self.providers,
             settings=self.settings.generation,
+            local_only=self.settings.security.local_only,
         )
 
     @asynccontextmanager
@@ -420,3 +424,23 @@ class MerkleApp:
     def prune_sessions(self, *, keep: int | None, older_than_s: float | None) -> PruneResult:
         """Delete completed sessions beyond the newest `keep` or older than `older_than_s`."""
         return self.sessions().prune(keep=keep, older_than_s=older_than_s)
+
+    # -- the egress ledger --------------------------------------------------------------
+
+    def egress(
+        self,
+        *,
+        since_ns: int | None = None,
+        path: str | None = None,
+        provider: str | None = None,
+        cwd: Path | None = None,
+    ) -> list[EgressRow]:
+        """What left for providers, oldest first: since `since_ns`, for nodes at or under
+        `path` (as the user gave it), to `provider`."""
+        shown = canonicalise(self.workspace.root, path, cwd=cwd) if path is not None else None
+        return self.store.egress.rows(since_ns=since_ns, path=shown, provider=provider)
+
+    def prune_egress(self) -> int:
+        """Delete ledger rows older than `[egress] keep_days`; how many went."""
+        keep_ns = int(self.settings.egress.keep_days * 86_400 * 1e9)
+        return self.store.egress.prune(before_ns=self._clock_ns() - keep_ns)

@@ -198,3 +198,12 @@ class GenerationError(WorkFailed):
     def __init__(self, failure: GenerationFailure, *, hint: str | None = None) -> None:
         super().__init__(failure.message, hint=hint)
         self.failure = failure
+
+
+def local_only_refusal(provider_name: str) -> ConfigError:
+    """The error of a call to a remote provider while `[security] local_only` is set."""
+    return ConfigError(
+        f"provider {provider_name!r} is not local, and `[security] local_only = true`"
+        " (or MERKLE_LOCAL_ONLY=1) allows nothing to leave this machine; nothing was sent",
+        hint="use the `local` provider (--provider local), or unset local_only",
+    )

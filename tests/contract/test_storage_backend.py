@@ -40,6 +40,8 @@ import pytest
 from merkle.errors import QueueFull, UsageError
 from merkle.store import (
     AgentLoad,
+    EgressEntry,
+    EgressOutcome,
     Enqueued,
     EventRow,
     Frame,
@@ -724,6 +726,50 @@ def test_a_part_summary_is_kept_by_its_digest_and_the_first_one_wins(
         assert other.frames.part_summary("d1") == "The first part."
         assert other.frames.part_summary("d2") == "The second part."
     assert store.frames.count() == 0  # a part's summary is not a frame
+
+
+def egress_entry(path: str, *, sent_at_ns: int, provider: str = "remote") -> EgressEntry:
+    return EgressEntry(
+        sent_at_ns=sent_at_ns,
+        workspace="/ws",
+        path=path,
+        node_id="n" * 64,
+        agent_id=AGENT,
+        provider_name=provider,
+        host="api.example.com",
+        model="m-1",
+        bytes_sent=1_234,
+        tokens_estimate=300,
+        prompt_digest="d" * 64,
+        redaction_rules=("Stripe key", "Stripe key"),
+        attempt=1,
+    )
+
+
+def test_the_egress_ledger_keeps_each_request_then_its_outcome_and_filters_them(
+    store: StorageBackend, connect: Connect
+) -> None:
+    first = store.egress.record(egress_entry("src/a.py", sent_at_ns=T0))
+    second = store.egress.record(egress_entry("src/sub/b.py", sent_at_ns=T0 + 10))
+    store.egress.record(egress_entry("srcx/c.py", sent_at_ns=T0 + 20, provider="other"))
+    outcome = EgressOutcome(
+        status="ok", input_tokens=290, output_tokens=40, latency_ms=812, finished_at_ns=T0 + 5
+    )
+    store.egress.finish(first, outcome)
+
+    with closing(connect()) as other:
+        rows = other.egress.rows()
+        assert [row.egress_id for row in rows][:2] == [first, second]
+        assert rows[0].entry == egress_entry("src/a.py", sent_at_ns=T0)
+        assert (rows[0].outcome, rows[1].outcome) == (outcome, None)
+        assert [r.entry.path for r in other.egress.rows(path="src")] == ["src/a.py", "src/sub/b.py"]
+        assert [r.entry.path for r in other.egress.rows(since_ns=T0 + 10)] == [
+            "src/sub/b.py",
+            "srcx/c.py",
+        ]
+        assert [r.entry.path for r in other.egress.rows(provider="other")] == ["srcx/c.py"]
+    assert store.egress.prune(before_ns=T0 + 10) == 1
+    assert [row.egress_id for row in store.egress.rows()] == [second, second + 1]
 
 
 # -- the queue: enqueueing ---------------------------------------------------------------------

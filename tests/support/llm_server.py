@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -229,6 +229,8 @@ class LlmServer:
         self._faults: tuple[Reply, ...] = ()
         self._fault_rng = random.Random(0)
         self.faulted: list[RecordedRequest] = []
+        # Called with each request as it arrives, before it is answered (outside the lock).
+        self.on_arrival: Callable[[RecordedRequest], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -325,6 +327,8 @@ class LlmServer:
     # -- used by the handler -----------------------------------------------------
 
     def _arrive(self, request: RecordedRequest) -> Reply:
+        if self.on_arrival is not None:
+            self.on_arrival(request)
         with self._lock:
             self._requests.append(request)
             self._in_flight += 1

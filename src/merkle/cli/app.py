@@ -12,6 +12,7 @@ from merkle import __version__
 from merkle.cli import workspace_commands
 from merkle.cli.agent_commands import agent_app
 from merkle.cli.context_commands import context_app
+from merkle.cli.egress_commands import egress
 from merkle.cli.output import CliState
 from merkle.cli.provider_commands import provider_app
 from merkle.cli.session_commands import sessions_app, tui
@@ -31,6 +32,7 @@ app.add_typer(context_app, name="context")
 app.add_typer(agent_app, name="agent")
 app.add_typer(provider_app, name="provider")
 app.add_typer(sessions_app, name="sessions")
+app.command()(egress)
 app.command()(tui)
 
 

@@ -67,8 +67,9 @@ def command_session(
 def _prune(state: CliState, app: MerkleApp, retention: SessionSettings) -> None:
     try:
         app.prune_sessions(keep=retention.keep, older_than_s=retention.max_age_days * 86_400)
+        app.prune_egress()
     except MerkleError as error:  # the record is housekeeping: never fail the command
-        state.message("warning", "yellow", f"old sessions were not pruned: {error.message}")
+        state.message("warning", "yellow", f"old records were not pruned: {error.message}")
 
 
 _OUTCOMES = {0: "succeeded", 130: "cancelled"}

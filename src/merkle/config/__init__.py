@@ -9,8 +9,10 @@ from merkle.config.defaults import (
 from merkle.config.loader import load_settings
 from merkle.config.model import (
     AgentSettings,
+    EgressSettings,
     GenerationSettings,
     ProviderSettings,
+    SecuritySettings,
     SessionSettings,
     Settings,
     StoreSettings,
@@ -33,8 +35,10 @@ __all__ = [
     "DEFAULT_PROVIDER",
     "WORKSPACE_DIR_NAME",
     "AgentSettings",
+    "EgressSettings",
     "GenerationSettings",
     "ProviderSettings",
+    "SecuritySettings",
     "SessionSettings",
     "Settings",
     "StoreSettings",

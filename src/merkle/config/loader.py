@@ -25,8 +25,10 @@ from urllib.parse import urlsplit
 from merkle.config.defaults import DEFAULT_AGENT, DEFAULT_FRAME_TYPE, DEFAULT_PROVIDER
 from merkle.config.model import (
     AgentSettings,
+    EgressSettings,
     GenerationSettings,
     ProviderSettings,
+    SecuritySettings,
     SessionSettings,
     Settings,
     StoreSettings,
@@ -135,9 +137,16 @@ SECTIONS: dict[str, dict[str, Check]] = {
         "local_only": _patterns,
     },
     "sessions": {"keep": _integer(0, 1_000_000), "max_age_days": _number(0, 36_500)},
+    "egress": {"keep_days": _number(0, 36_500)},
+    "security": {"local_only": _boolean},
     "store": {"url": _store_url},
 }
-ENVIRONMENT_SECTIONS = ("defaults", "generation")  # MERKLE_<KEY> for these keys
+ENVIRONMENT_SECTIONS = ("defaults", "generation", "security")  # MERKLE_<KEY> for these keys
+# Where MERKLE_<KEY> would be ambiguous: the variable a key takes (None: none).
+_ENVIRONMENT_NAMES: dict[tuple[str, str], str | None] = {
+    ("generation", "local_only"): None,
+    ("security", "local_only"): "MERKLE_LOCAL_ONLY",
+}
 STORE_URL_VARIABLE = "MERKLE_STORE_URL"
 PROVIDER_KEYS: dict[str, Check] = {
     "type": _choice(*PROVIDER_TYPES),
@@ -286,9 +295,9 @@ def environment_source(environ: Mapping[str, str]) -> list[Source]:
     sources = []
     for section in ENVIRONMENT_SECTIONS:
         for key in SECTIONS[section]:
-            variable = f"MERKLE_{key.upper()}"
-            raw = environ.get(variable)
-            if raw is None:
+            variable = _ENVIRONMENT_NAMES.get((section, key), f"MERKLE_{key.upper()}")
+            raw = environ.get(variable) if variable is not None else None
+            if variable is None or raw is None:
                 continue
             label = f"environment variable {variable}"
             value: object = raw
@@ -298,19 +307,27 @@ def environment_source(environ: Mapping[str, str]) -> list[Source]:
             elif check is _patterns:
                 value = [item.strip() for item in raw.split(",") if item.strip()]
             elif section == "generation" and check is not _identifier:
-                try:
-                    value = int(raw)
-                except ValueError:
-                    raise ConfigError(
-                        f"{label}: must be a whole number (got {raw!r})",
-                        hint=f"set {variable} to a number, or unset it",
-                    ) from None
+                value = _environment_number(label, variable, raw)
             sources.append(Source(label, {section: {key: value}}))
     url = environ.get(STORE_URL_VARIABLE)
     if url:
         label = f"environment variable {STORE_URL_VARIABLE}"
         sources.append(Source(label, {"store": {"url": url}}))
     return sources
+
+
+def _environment_number(label: str, variable: str, raw: str) -> int | float:
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{label}: must be a number (got {raw!r})",
+            hint=f"set {variable} to a number, or unset it",
+        ) from None
 
 
 def _environment_boolean(label: str, variable: str, raw: str) -> bool:
@@ -406,6 +423,8 @@ def load_settings(
         },
         generation=GenerationSettings(**merged.get("generation", {})),
         sessions=SessionSettings(**merged.get("sessions", {})),
+        egress=EgressSettings(**merged.get("egress", {})),
+        security=SecuritySettings(**merged.get("security", {})),
         store=StoreSettings(**merged.get("store", {})),
         sources=tuple(s.label for s in sources),
     )

@@ -87,6 +87,21 @@ class SessionSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EgressSettings:
+    """How long the egress ledger keeps what left the machine (apart from sessions)."""
+
+    keep_days: float = 365.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecuritySettings:
+    """`local_only`: nothing is sent to any provider but the embedded one; a command
+    that would send something fails closed before it does."""
+
+    local_only: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoreSettings:
     """Where the store is: `url` names it (None: the workspace's own SQLite file,
     `.merkle/merkle.db`)."""
@@ -105,6 +120,8 @@ class Settings:
     agents: Mapping[str, AgentSettings] = field(default_factory=dict)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)
+    egress: EgressSettings = field(default_factory=EgressSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     sources: tuple[str, ...] = ()
 

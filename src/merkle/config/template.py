@@ -44,6 +44,16 @@ DEFAULT_CONFIG_TOML = """\
 # keep = 200
 # max_age_days = 30
 
+# Every request to a remote provider is recorded before it leaves (see
+# `merkle egress`); rows older than `keep_days` are deleted.
+# [egress]
+# keep_days = 365
+
+# local_only = true (or MERKLE_LOCAL_ONLY=1): nothing leaves this machine; a
+# command that would call a remote provider fails before anything is sent.
+# [security]
+# local_only = false
+
 # Where the store is (default: .merkle/merkle.db in this workspace). Also
 # MERKLE_STORE_URL. `busy_timeout_ms` is how long a write waits for another
 # process's lock before it is reported as busy.

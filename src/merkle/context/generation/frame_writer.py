@@ -35,7 +35,7 @@ from merkle.context.generation.provider_call import (
     provider_request,
 )
 from merkle.context.queue import EventSink, FrameRequest, NullSink
-from merkle.errors import ReaderAgent
+from merkle.errors import ReaderAgent, local_only_refusal
 from merkle.metadata.redaction import redact
 from merkle.metadata.redaction import warm as warm_redaction
 from merkle.providers.base import (
@@ -71,6 +71,8 @@ class GenerationDeps:
     agents: AgentRegistry
     providers: ProviderRegistry
     settings: GenerationSettings
+    # `[security] local_only`: a remote provider is refused before anything is sent.
+    local_only: bool = False
     # Built providers, by name: one client (and connection pool) per provider.
     _built: dict[str, Provider] = field(default_factory=dict)
     # The store connection is shared with the threads that build prompts.
@@ -255,6 +257,8 @@ class FrameWriter:
         events = CallEvents(self._sink, {**seen, "provider": provider_name})
         egress = None
         if provider.provider_type != LOCAL.type:
+            if self._deps.local_only:
+                raise local_only_refusal(provider_name)
             egress = self._egress(call, sent, attempt=int(seen.get("attempt") or 1))
         return call, await call_provider(call, provider, events=events, egress=egress)
 
