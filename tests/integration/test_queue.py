@@ -763,7 +763,7 @@ def test_an_idle_worker_takes_no_write_lock(bench: QueueBench) -> None:
             with bench.write_lock():
                 # Thirty polls of the idle worker pass under another process's lock.
                 await asyncio.sleep(30 * fast_settings().poll_s)
-            assert bench.events("queue_error") == []
+            assert bench.events("queue_error") == [], bench.sink.types()
             # Still serving: new work is claimed at once.
             await asyncio.wait_for(queue.enqueue_and_wait(bench.request(f(1))), 5)
 

@@ -36,6 +36,7 @@ from merkle.providers.base import (
     Usage,
 )
 from merkle.providers.remote import (
+    DEFAULT_KEY_VARIABLES,
     Endpoint,
     SdkErrors,
     api_key_variable,
@@ -55,7 +56,7 @@ _ERRORS = SdkErrors(
     validation=anthropic.APIResponseValidationError,
 )
 DEFAULT_BASE_URL = "https://api.anthropic.com"
-DEFAULT_API_KEY_ENV = "ANTHROPIC_API_KEY"
+DEFAULT_API_KEY_ENV = DEFAULT_KEY_VARIABLES["anthropic"]
 
 
 class AnthropicProvider:

@@ -96,13 +96,18 @@ class ProviderError(GenerationError):
         retry_after_s: float | None = None,
         hint: str | None = None,
     ) -> None:
+        # A permanent failure is recorded for its node, where only the message goes:
+        # it carries what to do about it (check the key, the model).
+        recorded = message if error_class.retryable or not hint else f"{message}; {hint}"
         failure = GenerationFailure(
             error_class=error_class.value,
-            message=message,
+            message=recorded,
             retryable=error_class.retryable,
             retry_after_s=retry_after_s,
         )
         super().__init__(failure, hint=hint)
+        self.args = (message,)
+        self.message = message  # shown with its hint beside it, not inside it
         self.error_class = error_class
         self.retry_after_s = retry_after_s
         # A provider that cannot even be set up is bad configuration, not failed work.

@@ -30,6 +30,7 @@ from merkle.providers.base import (
     Usage,
 )
 from merkle.providers.remote import (
+    DEFAULT_KEY_VARIABLES,
     Endpoint,
     SdkErrors,
     api_key_variable,
@@ -49,7 +50,7 @@ _ERRORS = SdkErrors(
     validation=openai.APIResponseValidationError,
 )
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+DEFAULT_API_KEY_ENV = DEFAULT_KEY_VARIABLES["openai"]
 
 
 class OpenAIProvider:

@@ -100,6 +100,10 @@ def read_api_key(settings: ProviderSettings, *, default_env: str) -> str:
     return key
 
 
+# The variable each provider type reads its key from when `api_key_env` is not set.
+DEFAULT_KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
 def api_key_variable(settings: ProviderSettings, *, default_env: str) -> str | None:
     """The environment variable the key is read from; None for a keyless local server."""
     if settings.api_key_env is None and is_loopback_url(settings.base_url):

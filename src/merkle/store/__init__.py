@@ -7,6 +7,7 @@ default. Only this package speaks SQL or imports a database driver.
 """
 
 from merkle.store.backend import (
+    CredentialRepository,
     EgressRepository,
     EventRepository,
     FrameRepository,
@@ -29,6 +30,7 @@ from merkle.store.records import (
     NewRequest,
     NodeRecord,
     NodeType,
+    ProviderCheck,
     QueueCount,
     RequestState,
     ScanCounts,
@@ -41,6 +43,7 @@ from merkle.store.records import (
 __all__ = [
     "DETACHED",
     "AgentLoad",
+    "CredentialRepository",
     "EgressEntry",
     "EgressOutcome",
     "EgressRepository",
@@ -56,6 +59,7 @@ __all__ = [
     "NodeRecord",
     "NodeRepository",
     "NodeType",
+    "ProviderCheck",
     "QueueCount",
     "QueueRepository",
     "RequestState",

@@ -28,6 +28,7 @@ from merkle.store.records import (
     Head,
     NewRequest,
     NodeRecord,
+    ProviderCheck,
     QueueCount,
     RequestState,
     ScanCounts,
@@ -207,6 +208,10 @@ class QueueRepository(Protocol):
         """
         ...
 
+    def has_runnable(self, now_ns: int) -> bool:
+        """Whether any request may be claimed now (a read: no write lock is taken)."""
+        ...
+
     def next_due_ns(self, now_ns: int) -> int | None:
         """When the earliest request becomes runnable (a pending one due, or a lease that
         expires), not before `now_ns`; None when nothing is pending or processing."""
@@ -347,6 +352,38 @@ class EgressRepository(Protocol):
         ...
 
 
+class CredentialRepository(Protocol):
+    """What is known of each provider's credentials, so that one process probes them and
+    a rejection stops every process until the configuration changes."""
+
+    def check(self, provider_name: str) -> ProviderCheck | None:
+        """What is known of `provider_name`'s credentials, if anything."""
+        ...
+
+    def claim_probe(
+        self, provider_name: str, fingerprint: str, *, owner: str, now_ns: int, until_ns: int
+    ) -> bool:
+        """Become the process that checks these credentials (nothing known of this
+        fingerprint, or its probe's lease lapsed); whether it was claimed."""
+        ...
+
+    def settle(
+        self,
+        provider_name: str,
+        fingerprint: str,
+        *,
+        state: str,
+        message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        """Record what a call under `fingerprint` found (`verified` or `rejected`)."""
+        ...
+
+    def release(self, provider_name: str, *, owner: str) -> None:
+        """Give up a probe that found nothing either way."""
+        ...
+
+
 class StorageBackend(Protocol):
     """One connection to a store: its repositories, transactions and checks."""
 
@@ -373,6 +410,11 @@ class StorageBackend(Protocol):
     @property
     def egress(self) -> EgressRepository:
         """The egress ledger."""
+        ...
+
+    @property
+    def credentials(self) -> CredentialRepository:
+        """What is known of each provider's credentials."""
         ...
 
     @property

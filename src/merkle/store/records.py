@@ -238,6 +238,20 @@ class QueueCount(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderCheck:
+    """What is known of a provider's credentials under one configuration fingerprint:
+    `probing` (by `owner`, until `until_ns`), `verified`, or `rejected` (why, and the hint)."""
+
+    provider_name: str
+    fingerprint: str
+    state: str
+    owner: str | None = None
+    until_ns: int | None = None
+    message: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EgressEntry:
     """One request about to leave for a remote provider: what, for which node, where."""
 

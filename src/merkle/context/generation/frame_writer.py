@@ -24,6 +24,7 @@ from merkle.agents import AgentRegistry
 from merkle.config import DEFAULT_LOCAL_ONLY, GenerationSettings, ProviderSettings
 from merkle.context.api import FrameDraft
 from merkle.context.generation.budget import PromptBudget
+from merkle.context.generation.credentials import CredentialGate
 from merkle.context.generation.frame_metadata import generated_metadata
 from merkle.context.generation.parts import MAX_LEVELS, PartPrompt, PartsNeeded, PartSummary
 from merkle.context.generation.prompt import PromptBuilder, PromptError, PromptPayload
@@ -78,6 +79,14 @@ class GenerationDeps:
     # The store connection is shared with the threads that build prompts.
     store_lock: threading.Lock = field(default_factory=threading.Lock)
     _ledger: EgressLedger | None = None
+    _credentials: CredentialGate | None = None
+
+    @property
+    def credentials(self) -> CredentialGate:
+        """One probe per provider configuration, through this store connection."""
+        if self._credentials is None:
+            self._credentials = CredentialGate(self.store, lock=self.store_lock)
+        return self._credentials
 
     @property
     def ledger(self) -> EgressLedger:
@@ -255,12 +264,22 @@ class FrameWriter:
         )
         call = provider_request(provider, messages, options)
         events = CallEvents(self._sink, {**seen, "provider": provider_name})
-        egress = None
-        if provider.provider_type != LOCAL.type:
-            if self._deps.local_only:
-                raise local_only_refusal(provider_name)
-            egress = self._egress(call, sent, attempt=int(seen.get("attempt") or 1))
-        return call, await call_provider(call, provider, events=events, egress=egress)
+        if provider.provider_type == LOCAL.type:
+            return call, await call_provider(call, provider, events=events)
+        if self._deps.local_only:
+            raise local_only_refusal(provider_name)
+        egress = self._egress(call, sent, attempt=int(seen.get("attempt") or 1))
+        probe = await self._deps.credentials.admit(settings)
+        try:
+            response = await call_provider(call, provider, events=events, egress=egress)
+        except ProviderError as error:
+            await self._deps.credentials.settle(settings, probe, error)
+            raise
+        except BaseException:
+            await asyncio.shield(self._deps.credentials.abandon(probe))
+            raise
+        await self._deps.credentials.settle(settings, probe, None)
+        return call, response
 
     def _egress(self, call: ProviderRequest, sent: _Sent, *, attempt: int) -> EgressCall:
         """The ledger entry of a call to a remote provider; the client adds the host and

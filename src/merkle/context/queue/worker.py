@@ -129,6 +129,10 @@ class QueueWorker:
         frame that already settles it, if any (one trip to the store instead of two)."""
         backend = self._store.backend
         now_ns = self._clock_ns()
+        # Looked for first: a worker with nothing to claim takes no write lock, which
+        # another process may be holding.
+        if not backend.queue.has_runnable(now_ns):
+            return None
         with backend.transaction():
             blocked = blocked_agents(
                 backend.queue.agent_load(now_ns),

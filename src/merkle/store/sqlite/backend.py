@@ -16,6 +16,7 @@ from pathlib import Path
 
 from merkle.errors import StoreCorrupt, StoreError, StoreReadOnly
 from merkle.store.sqlite.connection import SqliteConnection, translate
+from merkle.store.sqlite.credentials import SqliteCredentials
 from merkle.store.sqlite.egress import SqliteEgress
 from merkle.store.sqlite.events import SqliteEvents
 from merkle.store.sqlite.frames import SqliteFrames
@@ -39,6 +40,7 @@ class SqliteBackend:
         self._queue = SqliteQueue(connection)
         self._events = SqliteEvents(connection)
         self._egress = SqliteEgress(connection)
+        self._credentials = SqliteCredentials(connection)
 
     @property
     def location(self) -> str:
@@ -69,6 +71,11 @@ class SqliteBackend:
     def egress(self) -> SqliteEgress:
         """The egress ledger."""
         return self._egress
+
+    @property
+    def credentials(self) -> SqliteCredentials:
+        """What is known of each provider's credentials."""
+        return self._credentials
 
     def transaction(self) -> AbstractContextManager[None]:
         """One write transaction around the calls made inside it (nested: a savepoint)."""

@@ -353,4 +353,26 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        version=10,
+        name="provider credentials",
+        statements=(
+            # Whether a provider's credentials work, per configuration fingerprint:
+            # one process probes, a rejection stops every process until it changes.
+            """
+            CREATE TABLE provider_checks (
+                provider_name TEXT PRIMARY KEY,
+                fingerprint TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('probing', 'verified', 'rejected')),
+                owner TEXT,
+                until_ns BIGINT,
+                message TEXT,
+                hint TEXT
+            )
+            """,
+        ),
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -212,6 +212,16 @@ class SqliteQueue:
             )
         return request
 
+    def has_runnable(self, now_ns: int) -> bool:
+        """Whether any request may be claimed now (a read: no write lock is taken)."""
+        row = self._db.one(
+            "SELECT EXISTS (SELECT 1 FROM frame_requests WHERE state = 'pending'"
+            " AND next_attempt_at_ns <= ?) OR EXISTS (SELECT 1 FROM frame_requests"
+            " WHERE state = 'processing' AND lease_expires_at_ns <= ?)",
+            (now_ns, now_ns),
+        )
+        return bool(row[0])
+
     def next_due_ns(self, now_ns: int) -> int | None:
         """When the earliest request becomes runnable, not before `now_ns`."""
         row = self._db.one(
