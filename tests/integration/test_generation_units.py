@@ -31,6 +31,7 @@ from merkle.errors import MetadataRejected
 from merkle.metadata import FrameMetadata, Source, validate_metadata
 from merkle.providers.base import CompletionOptions, ErrorClass, ProviderError, Usage
 from merkle.store import FrameKey
+from merkle.telemetry.egress import probing
 from merkle.workspace.init import init_workspace
 from merkle.workspace.layout import Workspace
 from tests.support.cli import CliResult
@@ -277,7 +278,8 @@ def test_call_provider_turns_an_empty_answer_into_a_retryable_server_error(
         async def go() -> ProviderError:
             provider, _ = g.deps.provider(OPENAI_NAME)
             try:
-                with pytest.raises(ProviderError) as caught:
+                # The unit alone, without the frame writer's ledger entry: a check call.
+                with pytest.raises(ProviderError) as caught, probing():
                     await call_provider(
                         provider_request(provider, messages, CompletionOptions()), provider
                     )
