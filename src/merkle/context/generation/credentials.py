@@ -27,7 +27,7 @@ from merkle.config import ProviderSettings
 from merkle.providers.base import ErrorClass, ProviderError
 from merkle.providers.remote import DEFAULT_KEY_VARIABLES
 from merkle.store import StorageBackend
-from merkle.store.owners import new_owner_id
+from merkle.store.owners import new_owner_id, owner_is_dead
 
 _POLL_S = 0.05
 # A probe's lease: its call's timeout and this margin; a lapsed one is taken over.
@@ -85,6 +85,9 @@ class CredentialGate:
                 if check.state == "rejected":
                     raise _rejected(settings.name, check.message, check.hint)
             now_ns = self._clock_ns()
+            if check is not None and check.owner and owner_is_dead(check.owner):
+                # Its prober was killed: its lease is not waited out.
+                now_ns = max(now_ns, check.until_ns or now_ns)
             claimed = await self._call(
                 self._store.credentials.claim_probe,
                 settings.name,
