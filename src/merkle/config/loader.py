@@ -317,17 +317,15 @@ def environment_source(environ: Mapping[str, str]) -> list[Source]:
 
 
 def _environment_number(label: str, variable: str, raw: str) -> int | float:
-    try:
-        return int(raw)
-    except ValueError:
-        pass
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(
-            f"{label}: must be a number (got {raw!r})",
-            hint=f"set {variable} to a number, or unset it",
-        ) from None
+    for convert in (int, float):
+        try:
+            return convert(raw)
+        except ValueError:
+            continue
+    raise ConfigError(
+        f"{label}: must be a number (got {raw!r})",
+        hint=f"set {variable} to a number, or unset it",
+    )
 
 
 def _environment_boolean(label: str, variable: str, raw: str) -> bool:

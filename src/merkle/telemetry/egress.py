@@ -15,19 +15,16 @@ own node.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
 
 from merkle.errors import MerkleError
 from merkle.store import EgressEntry, EgressOutcome, StorageBackend
-
-_T = TypeVar("_T")
+from merkle.store.threads import under_lock
 
 
 class EgressRefused(MerkleError):
@@ -55,15 +52,11 @@ class EgressLedger:
 
     async def record(self, entry: EgressEntry) -> int:
         """Commit `entry`, off the event loop; its id."""
-        return await asyncio.to_thread(self._locked, self._store.egress.record, entry)
+        return await under_lock(self._lock, self._store.egress.record, entry)
 
     async def finish(self, egress_id: int, outcome: EgressOutcome) -> None:
         """Add the outcome of a recorded request."""
-        await asyncio.to_thread(self._locked, self._store.egress.finish, egress_id, outcome)
-
-    def _locked(self, function: Callable[..., _T], *args: object) -> _T:
-        with self._lock:
-            return function(*args)
+        await under_lock(self._lock, self._store.egress.finish, egress_id, outcome)
 
 
 @dataclass(slots=True, kw_only=True)

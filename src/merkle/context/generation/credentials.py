@@ -28,6 +28,7 @@ from merkle.providers.base import ErrorClass, ProviderError
 from merkle.providers.remote import DEFAULT_KEY_VARIABLES
 from merkle.store import StorageBackend
 from merkle.store.owners import new_owner_id, owner_is_dead
+from merkle.store.threads import under_lock
 
 _POLL_S = 0.05
 # A probe's lease: its call's timeout and this margin; a lapsed one is taken over.
@@ -137,11 +138,7 @@ class CredentialGate:
             await self._call(release, probe.provider_name, owner=self._owner)
 
     async def _call(self, function: Callable[..., _T], *args: object, **kwargs: object) -> _T:
-        def locked() -> _T:
-            with self._lock:
-                return function(*args, **kwargs)
-
-        return await asyncio.to_thread(locked)
+        return await under_lock(self._lock, function, *args, **kwargs)
 
 
 def _rejected(provider_name: str, message: str | None, hint: str | None) -> ProviderError:
