@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from merkle import __version__
-from merkle.cli import workspace_commands
+from merkle.cli import signals, workspace_commands
 from merkle.cli.agent_commands import agent_app
 from merkle.cli.context_commands import context_app
 from merkle.cli.egress_commands import egress
@@ -70,6 +70,7 @@ def main_options(
 
 def main() -> None:
     """Run the command line and exit: 0 success, 1 failed work, 2 bad input or usage."""
+    signals.install()
     try:
         app(prog_name="merkle")
     except Exception:

@@ -14,6 +14,7 @@ import typer
 from merkle.app import MerkleApp
 from merkle.cli.output import CliState, counted, print_json, render_warnings, reporting
 from merkle.cli.session import command_session
+from merkle.cli.signals import interrupted_exit_code
 from merkle.context.generation.orchestrator import GenerationResult
 from merkle.context.generation.plan import FailurePolicy, GenerationPlan
 from merkle.context.generation.planner import PlanOutcome
@@ -132,7 +133,7 @@ def _generate(
                 "interrupted: every finished frame is kept; run the same command again"
                 " to generate the rest"
             )
-            raise typer.Exit(130) from None
+            raise typer.Exit(interrupted_exit_code()) from None
     if json_output:
         print_json(_document(outcome, result, bus.session_id, list_skipped=list_skipped))
     else:

@@ -14,6 +14,7 @@ import typer
 
 from merkle.app import MerkleApp, SessionRecording
 from merkle.cli.output import CliState
+from merkle.cli.signals import STOPPED_EXIT_CODES, interrupted_exit_code
 from merkle.config import SessionSettings
 from merkle.errors import MerkleError
 from merkle.telemetry.bus import EventBus
@@ -48,7 +49,7 @@ def command_session(
         exit_code = done.exit_code
         raise
     except KeyboardInterrupt:
-        exit_code = 130
+        exit_code = interrupted_exit_code()
         raise
     except MerkleError as error:
         exit_code, error_message = error.exit_code, error.message
@@ -57,7 +58,7 @@ def command_session(
         writer = recording.writer
         if writer is not None:
             ending = {"exit_code": exit_code, "error": error_message}
-            writer.end(_OUTCOMES.get(exit_code, "failed"), ending)
+            writer.end(_outcome(exit_code), ending)
             if writer.error:
                 state.message("warning", "yellow", f"session {writer.session_id}: {writer.error}")
             if retention is not None:
@@ -72,4 +73,7 @@ def _prune(state: CliState, app: MerkleApp, retention: SessionSettings) -> None:
         state.message("warning", "yellow", f"old records were not pruned: {error.message}")
 
 
-_OUTCOMES = {0: "succeeded", 130: "cancelled"}
+def _outcome(exit_code: int) -> str:
+    if exit_code == 0:
+        return "succeeded"
+    return "cancelled" if exit_code in STOPPED_EXIT_CODES else "failed"

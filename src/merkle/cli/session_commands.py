@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from merkle.cli.output import JSON_OPTION, CliState, counted, print_json, reporting, state_of
+from merkle.cli.signals import interrupted_exit_code
 from merkle.errors import UsageError
 from merkle.telemetry.model import Event
 from merkle.telemetry.reader import SessionInfo, SessionReader
@@ -139,7 +140,7 @@ def show(
                 for event in reader.follow(info.session_id):
                     _print_event(state, event, json_output=json_output)
             except KeyboardInterrupt:
-                raise typer.Exit(130) from None
+                raise typer.Exit(interrupted_exit_code()) from None
             return
         stored = reader.events(info.session_id)
     summary = _summary(SessionState.replay(stored))
