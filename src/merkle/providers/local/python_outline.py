@@ -442,9 +442,11 @@ def _exports(tree: ast.Module) -> tuple[str, ...]:
 def _main_guard(tree: ast.Module) -> str | None:
     for node in tree.body:
         if isinstance(node, ast.If) and _is_main_test(node.test):
-            calls = [
-                ast.unparse(call.func) for call in ast.walk(node) if isinstance(call, ast.Call)
-            ]
+            walked = ast.walk(node)
+            # Each callee once: a script that logs ten times calls `console.log`.
+            calls = list(
+                dict.fromkeys(ast.unparse(c.func) for c in walked if isinstance(c, ast.Call))
+            )
             called = f" calls {join_names(calls, limit=3)}" if calls else ""
             return f'`if __name__ == "__main__"`{called}'
     return None

@@ -186,6 +186,11 @@ def test_a_stack_of_decorators_leaves_room_for_the_name() -> None:
     assert "(and 2 more decorators) `TestFreeze`" in line
 
 
+def test_a_script_names_each_callee_once() -> None:
+    text = 'if __name__ == "__main__":\n    log(1)\n    log(2)\n    run()\n    log(3)\n'
+    assert "calls `log`, `run`." in summarise_file("x/demo.py", text)
+
+
 def test_the_largest_class_is_named_first() -> None:
     # As rich/console.py: small helpers come before the class the module is for.
     body = "".join(f"    def m{index}(self):\n        pass\n" for index in range(30))
