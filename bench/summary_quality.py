@@ -12,7 +12,8 @@ rather than the summariser's own:
 
 - every node up to the root has a frame, and the run had no failure;
 - code files: the share of Python modules whose frame names every one of its
-  top-level public classes and functions (as Python's `ast` reads them);
+  top-level public classes and functions (as Python's `ast` reads them); a
+  module that is not UTF-8 is sent as a placeholder, and is not counted;
 - directories: the share of directory frames that name every child;
 - module summaries: the share of Python modules whose frame opens with a real
   sentence, not a title or underline, a licence or copyright line, a badge,
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.sdists import SKIPPED_DIRECTORIES, extracted_sdist  # noqa: E402
+from bench.sdists import SKIPPED_DIRECTORIES, as_sent, extracted_sdist  # noqa: E402
 from bench.workspaces import (  # noqa: E402
     Workspace,
     children_by_directory,
@@ -130,7 +131,9 @@ def judge(workspace: Workspace, paths: dict[str, str], frames: dict[str, str]) -
     for path, kind in sorted(paths.items()):
         if kind != "file" or not path.endswith(".py"):
             continue
-        source = (workspace.root / path).read_text(encoding="utf-8", errors="replace")
+        source = as_sent((workspace.root / path).read_bytes())
+        if source is None:
+            continue  # not UTF-8 text: merkle sends a placeholder, not the code
         symbols = public_symbols(source)
         frame = frames.get(path, "")
         if symbols:
