@@ -268,8 +268,9 @@ class FrameWriter:
             return call, await call_provider(call, provider, events=events)
         if self._deps.local_only:
             raise local_only_refusal(provider_name)
-        egress = self._egress(call, sent, attempt=int(seen.get("attempt") or 1))
         probe = await self._deps.credentials.admit(settings)
+        # After the wait for the credentials: the ledger's latency is the call's own.
+        egress = self._egress(call, sent, attempt=int(seen.get("attempt") or 1))
         try:
             response = await call_provider(call, provider, events=events, egress=egress)
         except ProviderError as error:
