@@ -772,6 +772,20 @@ def test_the_egress_ledger_keeps_each_request_then_its_outcome_and_filters_them(
     assert [row.egress_id for row in store.egress.rows()] == [second, second + 1]
 
 
+def test_a_provider_pause_holds_until_it_ends_and_a_shorter_one_does_not_cut_it(
+    store: StorageBackend, connect: Connect
+) -> None:
+    store.queue.pause_provider("remote", until_ns=T0 + 100)
+    store.queue.pause_provider("remote", until_ns=T0 + 50)  # a shorter pause is not kept
+    store.queue.pause_provider("other", until_ns=T0 + 10)
+
+    with closing(connect()) as other:
+        assert other.queue.paused_providers(T0) == ["other", "remote"]
+        assert other.queue.paused_providers(T0 + 10) == ["remote"]
+        assert other.queue.paused_providers(T0 + 99) == ["remote"]
+        assert other.queue.paused_providers(T0 + 100) == []
+
+
 # -- the queue: enqueueing ---------------------------------------------------------------------
 
 

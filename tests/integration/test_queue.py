@@ -40,6 +40,7 @@ from tests.support.queue_support import (
     BAD_KEY_PROVIDER,
     FRAME_TYPE,
     PROBE_AGENT,
+    REMOTE,
     REMOTE_B,
     FakeClock,
     QueueBench,
@@ -76,13 +77,15 @@ async def held(queue: FrameGenerationQueue, plan_id: str = "hold") -> AsyncItera
         await queue.close_plan(plan_id)
 
 
-async def probe(queue: FrameGenerationQueue, bench: QueueBench, path: str) -> None:
+async def probe(
+    queue: FrameGenerationQueue, bench: QueueBench, path: str, *, provider: str = REMOTE
+) -> None:
     """Run one low-priority request of the probe agent to completion.
 
     Its claim happened at the current clock reading and looked at every older
     request first, so afterwards an older request still pending was not due.
     """
-    request = bench.request(path, agent_id=PROBE_AGENT, priority=Priority.LOW)
+    request = bench.request(path, agent_id=PROBE_AGENT, priority=Priority.LOW, provider=provider)
     await asyncio.wait_for(queue.enqueue_and_wait(request), 5)
 
 
@@ -379,7 +382,9 @@ def test_retry_honours_backoff_and_retry_after_then_every_waiter_gets_the_frame(
             # Retry-After (1 s) is longer than the backoff (0.1 s): it wins.
             assert bench.row(f(0)).next_attempt_at_ns == limited_at + 1_000_000_000
             clock.advance(0.999)
-            await probe(queue, bench, f(11))
+            # The 429 paused its provider for everyone: work for another one still runs.
+            assert bench.paused_providers(clock.now_ns) == [REMOTE]
+            await probe(queue, bench, f(11), provider=REMOTE_B)
             assert (bench.row(f(0)).state, bench.row(f(0)).attempts) == ("pending", 2)
 
             clock.advance(0.001)

@@ -201,6 +201,13 @@ class QueueBench:
         with closing(sqlite3.connect(self.database_path)) as connection:
             return connection.execute(sql, parameters).fetchall()
 
+    def paused_providers(self, now_ns: int) -> list[str]:
+        """The providers no process may call at `now_ns` (a 429's pause)."""
+        rows = self._query(
+            "SELECT provider_name FROM provider_pauses WHERE until_ns > ? ORDER BY 1", (now_ns,)
+        )
+        return [str(row[0]) for row in rows]
+
     def rows(self, path: str | None = None) -> list[RequestRow]:
         """Every stored request (for `path` only, if given), oldest first."""
         names = [name for name in RequestRow.__dataclass_fields__]

@@ -198,18 +198,21 @@ class QueueRepository(Protocol):
         now_ns: int,
         lease_ns: int,
         excluded_agents: Sequence[str] = (),
+        excluded_providers: Sequence[str] = (),
     ) -> StoredRequest | None:
         """Take the next runnable request for `owner`, atomically, or None.
 
         Runnable: processing under an expired lease (its process died) first,
         then pending and due. Only the active plan's requests run while a plan
-        is active; requests of `excluded_agents` are left. Higher priority
+        is active; requests of `excluded_agents` and `excluded_providers` are
+        left. Higher priority
         first, then the oldest. The claim records the agent's start time.
         """
         ...
 
-    def has_runnable(self, now_ns: int) -> bool:
-        """Whether any request may be claimed now (a read: no write lock is taken)."""
+    def has_runnable(self, now_ns: int, *, excluded_providers: Sequence[str] = ()) -> bool:
+        """Whether any request, of a provider not in `excluded_providers`, may be claimed
+        now (a read: no write lock is taken)."""
         ...
 
     def next_due_ns(self, now_ns: int) -> int | None:
@@ -240,6 +243,15 @@ class QueueRepository(Protocol):
         self, request_id: int, *, owner: str, due_ns: int, error_class: str, error_message: str
     ) -> bool:
         """Put a failed attempt back as pending until `due_ns`, if `owner` holds it."""
+        ...
+
+    def pause_provider(self, provider_name: str, *, until_ns: int) -> None:
+        """No request of `provider_name` is claimed before `until_ns` (a later pause
+        already set is kept)."""
+        ...
+
+    def paused_providers(self, now_ns: int) -> list[str]:
+        """The providers whose pause has not ended at `now_ns`."""
         ...
 
     def abandon(self, *, owner: str, now_ns: int) -> list[int]:

@@ -21,6 +21,8 @@ class AgentLimits:
     min_interval_ns: int = 0
 
 
+RATE_LIMITED = "rate_limited"
+"""The failure class of a 429: the provider asks every caller to slow down."""
 QUOTA_EXHAUSTED = "quota_exhausted"
 """The failure class of a node whose provider asked to wait longer than allowed."""
 

@@ -25,7 +25,7 @@ from typing import Any
 from merkle.context.api import FrameDraft
 from merkle.context.queue.contract import FrameGenerator, FrameRequest, QueueSettings
 from merkle.context.queue.offload import OffloadedStore
-from merkle.context.queue.policy import AgentLimits, blocked_agents, decide_retry
+from merkle.context.queue.policy import RATE_LIMITED, AgentLimits, blocked_agents, decide_retry
 from merkle.context.queue.waiters import Completion
 from merkle.errors import GenerationFailure, StoreBusy, StoreError, failure_of
 from merkle.store import RequestState, StoredRequest
@@ -131,7 +131,8 @@ class QueueWorker:
         now_ns = self._clock_ns()
         # Looked for first: a worker with nothing to claim takes no write lock, which
         # another process may be holding.
-        if not backend.queue.has_runnable(now_ns):
+        paused = backend.queue.paused_providers(now_ns)
+        if not backend.queue.has_runnable(now_ns, excluded_providers=paused):
             return None
         with backend.transaction():
             blocked = blocked_agents(
@@ -141,7 +142,11 @@ class QueueWorker:
                 now_ns=now_ns,
             )
             claimed = backend.queue.claim(
-                owner=self._owner, now_ns=now_ns, lease_ns=self._lease_ns, excluded_agents=blocked
+                owner=self._owner,
+                now_ns=now_ns,
+                lease_ns=self._lease_ns,
+                excluded_agents=blocked,
+                excluded_providers=paused,
             )
         return None if claimed is None else (claimed, self._settled_by(claimed))
 
@@ -334,17 +339,29 @@ class QueueWorker:
         )
         self._tally["retried"] += 1
         try:
-            await self._store.call(
-                self._store.backend.queue.retry_later,
-                claimed.request_id,
-                owner=self._owner,
-                due_ns=self._clock_ns() + int(decision.delay_s * 1e9),
-                error_class=failure.error_class,
-                error_message=failure.message,
-            )
+            await self._store.call(self._retry_later, claimed, failure, decision.delay_s)
         except StoreError as error:
             return _unrecorded(claimed, error)
         return None
+
+    def _retry_later(
+        self, claimed: StoredRequest, failure: GenerationFailure, delay_s: float
+    ) -> None:
+        """On the store's thread: put the attempt back; a provider that asked for a pause
+        (429) gets it from every process sharing the store, not only from this request."""
+        queue = self._store.backend.queue
+        now_ns = self._clock_ns()
+        with self._store.backend.transaction():
+            queue.retry_later(
+                claimed.request_id,
+                owner=self._owner,
+                due_ns=now_ns + int(delay_s * 1e9),
+                error_class=failure.error_class,
+                error_message=failure.message,
+            )
+            if failure.error_class == RATE_LIMITED:
+                pause_s = failure.retry_after_s if failure.retry_after_s is not None else delay_s
+                queue.pause_provider(claimed.provider_name, until_ns=now_ns + int(pause_s * 1e9))
 
     async def _record(
         self,

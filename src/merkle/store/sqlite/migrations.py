@@ -375,4 +375,21 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        version=11,
+        name="provider pauses",
+        statements=(
+            # A provider that said "wait" (429, Retry-After) is not called by any
+            # process sharing the store until the pause ends.
+            """
+            CREATE TABLE provider_pauses (
+                provider_name TEXT PRIMARY KEY,
+                until_ns BIGINT NOT NULL
+            )
+            """,
+        ),
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

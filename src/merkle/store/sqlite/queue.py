@@ -167,6 +167,7 @@ class SqliteQueue:
         now_ns: int,
         lease_ns: int,
         excluded_agents: Sequence[str] = (),
+        excluded_providers: Sequence[str] = (),
     ) -> StoredRequest | None:
         """Take the next runnable request for `owner`, atomically, or None."""
         with self._db.transaction():
@@ -176,6 +177,10 @@ class SqliteQueue:
             if excluded_agents:
                 where += f" AND agent_id NOT IN ({', '.join('?' * len(excluded_agents))})"
                 parameters += excluded_agents
+            if excluded_providers:
+                marks = ", ".join("?" * len(excluded_providers))
+                where += f" AND provider_name NOT IN ({marks})"
+                parameters += excluded_providers
             if plan is not None:
                 where += (
                     " AND request_id IN (SELECT request_id FROM request_plans WHERE plan_id = ?)"
@@ -212,13 +217,17 @@ class SqliteQueue:
             )
         return request
 
-    def has_runnable(self, now_ns: int) -> bool:
-        """Whether any request may be claimed now (a read: no write lock is taken)."""
+    def has_runnable(self, now_ns: int, *, excluded_providers: Sequence[str] = ()) -> bool:
+        """Whether any request, of a provider not in `excluded_providers`, may be claimed
+        now (a read: no write lock is taken)."""
+        left = ""
+        if excluded_providers:
+            left = f" AND provider_name NOT IN ({', '.join('?' * len(excluded_providers))})"
         row = self._db.one(
             "SELECT EXISTS (SELECT 1 FROM frame_requests WHERE state = 'pending'"
-            " AND next_attempt_at_ns <= ?) OR EXISTS (SELECT 1 FROM frame_requests"
-            " WHERE state = 'processing' AND lease_expires_at_ns <= ?)",
-            (now_ns, now_ns),
+            f" AND next_attempt_at_ns <= ?{left}) OR EXISTS (SELECT 1 FROM frame_requests"
+            f" WHERE state = 'processing' AND lease_expires_at_ns <= ?{left})",
+            (now_ns, *excluded_providers, now_ns, *excluded_providers),
         )
         return bool(row[0])
 
@@ -282,6 +291,25 @@ class SqliteQueue:
                 (due_ns, error_class, error_message, request_id, owner),
             )
         return cursor.rowcount == 1
+
+    def pause_provider(self, provider_name: str, *, until_ns: int) -> None:
+        """No request of `provider_name` is claimed before `until_ns` (a later pause
+        already set is kept)."""
+        with self._db.transaction():
+            self._db.execute(
+                "INSERT INTO provider_pauses (provider_name, until_ns) VALUES (?, ?)"
+                " ON CONFLICT (provider_name) DO UPDATE SET until_ns = excluded.until_ns"
+                " WHERE excluded.until_ns > provider_pauses.until_ns",
+                (provider_name, until_ns),
+            )
+
+    def paused_providers(self, now_ns: int) -> list[str]:
+        """The providers whose pause has not ended at `now_ns`."""
+        rows = self._db.all(
+            "SELECT provider_name FROM provider_pauses WHERE until_ns > ? ORDER BY provider_name",
+            (now_ns,),
+        )
+        return [str(row[0]) for row in rows]
 
     def abandon(self, *, owner: str, now_ns: int) -> list[int]:
         """`owner` stops (Ctrl-C): drop its waits, cancel the live requests nobody else
