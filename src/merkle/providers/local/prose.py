@@ -20,6 +20,7 @@ ADORNMENT = re.compile(r"""^([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])\1{2,}\s*$""
 _FIELD = re.compile(r"^:[\w .-]+:(\s|$)")
 # A module's dotted name alone (`distutils.archive_util`) opens many docstrings
 # as a title without an underline.
+_NOTICE_LINES = 4
 _BARE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}(\s|$)")
 # Lines of markup rather than prose: badges and images, raw HTML, table rows,
@@ -94,6 +95,10 @@ def _prose_of(paragraph: str) -> str | None:
     while lines and (_MARKUP.match(lines[0]) or DIRECTIVE.match(lines[0])):
         lines = lines[1:]
     if not lines or _is_not_prose(lines[0]) or (len(lines) == 1 and _BARE_NAME.match(lines[0])):
+        return None
+    # "Spinners are from: / * cli-spinners: / MIT License / Copyright (c) ...": a
+    # paragraph that turns into a notice within its first lines is the notice.
+    if any(LICENCE.match(line) for line in lines[1:_NOTICE_LINES]):
         return None
     text = " ".join(lines)
     return text if any(character.isalpha() for character in text) else None

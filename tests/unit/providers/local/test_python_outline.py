@@ -280,3 +280,14 @@ def test_a_docstring_of_only_white_space_is_no_summary_and_no_failure() -> None:
     assert "`Empty`" in summary
     assert "misshappen() —" not in summary
     assert "does not parse" not in summary and "outliner failed" not in summary
+
+
+def test_a_paragraph_that_turns_into_a_licence_notice_is_no_summary() -> None:
+    # As rich/_spinners.py: the credit runs straight into the MIT notice.
+    text = (
+        '"""\nSpinners are from:\n* cli-spinners:\n    MIT License\n'
+        "    Copyright (c) Sindre Sorhus\n    Permission is hereby granted, free of charge.\n"
+        '"""\n\nSPINNERS = {"dots": {}}\n'
+    )
+    lines = summarise_file("rich/_spinners.py", text).splitlines()
+    assert lines[2] == "Defines constants `SPINNERS`."
